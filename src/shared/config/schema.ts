@@ -1,0 +1,204 @@
+/**
+ * The configuration schema: one source of truth for types, defaults and the reference docs.
+ * Keys are kebab-case in YAML (as in Caddy and most YAML-configured services); the loader
+ * hands the program a camelCase copy (`Config`), guided by this schema so that user-chosen
+ * keys inside maps (`headers`, `aliases`, `fallbacks`) are left exactly as written.
+ */
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.ts';
+
+const duration = (what: string) =>
+  z
+    .union([z.number().nonnegative(), z.string()])
+    .transform((value, ctx) => {
+      const ms = typeof value === 'number' ? value * 1000 : parseDuration(value);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration for ${what} such as 500ms, 30s, 5m or a number of seconds` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const size = (what: string) =>
+  z
+    .union([z.number().int().nonnegative(), z.string()])
+    .transform((value, ctx) => {
+      const bytes = typeof value === 'number' ? value : parseSize(value);
+      if (bytes === null) {
+        ctx.addIssue({ code: 'custom', message: `expected a size for ${what} such as 512KB, 32MB or a number of bytes` });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" or "-"');
+const glob = z.string().min(1);
+
+export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export const providerTypes = ['openai', 'anthropic', 'gemini', 'openai-compatible', 'mock'] as const;
+export type ProviderType = (typeof providerTypes)[number];
+
+const listenSchema = z
+  .strictObject({
+    host: z.string().min(1).default('127.0.0.1').describe('Address to listen on. A non-loopback address requires client keys or allow-unauthenticated.'),
+    port: z.number().int().min(0).max(65535).default(8317).describe('TCP port; 0 picks a free port (tests).'),
+  })
+  .default({ host: '127.0.0.1', port: 8317 });
+
+const logSchema = z
+  .strictObject({
+    level: z.enum(logLevels).default('info').describe('Minimum level written.'),
+    format: z.enum(['text', 'json']).default('text').describe('text: one human-readable line per event; json: one JSON object per line.'),
+    file: z.string().min(1).optional().describe('Log file. Default: terminal in the foreground (stdout under systemd); in daemon mode $LOGS_DIRECTORY, /var/log/ai-proxy (root) or $XDG_STATE_HOME/ai-proxy, file ai-proxy.log.'),
+    rotate: z.enum(['daily', 'external']).default('daily').describe('daily: rotated by ai-proxy at midnight; external: left to logrotate, SIGUSR1 reopens the file.'),
+    'max-files': z.number().int().min(1).default(14).describe('Rotated files kept (daily rotation).'),
+    'max-size': size('log.max-size').optional().describe('Also rotate when the file reaches this size.'),
+    compress: z.boolean().default(false).describe('gzip rotated files.'),
+    access: z.boolean().default(true).describe('Write one access line per request.'),
+  })
+  .default({ level: 'info', format: 'text', rotate: 'daily', 'max-files': 14, compress: false, access: true });
+
+const corsSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    origins: z.array(z.string()).default(['*']).describe('Allowed origins; "*" allows any.'),
+    headers: z.array(z.string()).default(['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id']),
+    'max-age': duration('cors.max-age').default(600_000),
+  })
+  .default({ enabled: false, origins: ['*'], headers: ['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id'], 'max-age': 600_000 });
+
+const serverSchema = z
+  .strictObject({
+    'body-limit': size('server.body-limit').default(32 * 1024 * 1024).describe('Largest request body accepted (413 beyond).'),
+    'header-timeout': duration('server.header-timeout').default(30_000).describe('Time allowed to receive the request headers.'),
+    'keep-alive-timeout': duration('server.keep-alive-timeout').default(5_000).describe('Idle keep-alive connections are closed after this.'),
+    'stream-keepalive': duration('server.stream-keepalive').default(15_000).describe('SSE comment sent while an upstream stream is silent this long; 0 disables.'),
+    cors: corsSchema,
+  })
+  .default({ 'body-limit': 32 * 1024 * 1024, 'header-timeout': 30_000, 'keep-alive-timeout': 5_000, 'stream-keepalive': 15_000, cors: { enabled: false, origins: ['*'], headers: ['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id'], 'max-age': 600_000 } });
+
+const clientKeySchema = z
+  .strictObject({
+    name: name.describe('Shown in logs and metrics instead of the key.'),
+    key: z.string().min(8, 'expected a key of at least 8 characters').optional().describe('The key clients send; usually ${VAR} or ${file:PATH}.'),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'expected 64 hex digits').optional().describe('SHA-256 (hex) of the key, instead of the key itself.'),
+    models: z.array(glob).optional().describe('Model ids (globs) this key may use; default all.'),
+    expires: z.iso.datetime({ offset: true }).or(z.iso.date()).optional().describe('After this instant the key is refused.'),
+    rpm: z.number().int().positive().optional().describe('Requests per minute.'),
+    tpm: z.number().int().positive().optional().describe('Tokens per minute (counted from reported usage).'),
+  })
+  .refine((k) => (k.key === undefined) !== (k.sha256 === undefined), { message: 'give exactly one of key or sha256' });
+
+const apiKeySchema = z.union([
+  z.string().min(1),
+  z.strictObject({
+    key: z.string().min(1),
+    name: name.optional(),
+    weight: z.number().int().positive().default(1),
+  }),
+]);
+
+const timeoutsSchema = z
+  .strictObject({
+    connect: duration('timeouts.connect').default(10_000),
+    'first-byte': duration('timeouts.first-byte').default(120_000),
+    idle: duration('timeouts.idle').default(300_000).describe('Longest silence between stream chunks.'),
+    total: duration('timeouts.total').default(0).describe('Whole request; 0 means no limit.'),
+  })
+  .default({ connect: 10_000, 'first-byte': 120_000, idle: 300_000, total: 0 });
+
+const modelEntrySchema = z.union([
+  glob,
+  z.strictObject({
+    id: z.string().min(1).describe('The id clients use.'),
+    upstream: z.string().min(1).optional().describe('The id sent upstream, when it differs.'),
+  }),
+]);
+
+const mockSchema = z
+  .strictObject({
+    latency: duration('mock.latency').default(0).describe('Delay before the first byte.'),
+    'tokens-per-second': z.number().nonnegative().default(0).describe('Streaming pace; 0 streams as fast as possible.'),
+    reply: z.string().default('Hello from the ai-proxy mock provider.'),
+  })
+  .default({ latency: 0, 'tokens-per-second': 0, reply: 'Hello from the ai-proxy mock provider.' });
+
+const providerSchema = z.strictObject({
+  name: name.describe('Unique provider name; also usable as a model prefix (name/model).'),
+  type: z.enum(providerTypes),
+  'base-url': httpUrl.optional().describe('Default per type: api.openai.com/v1, api.anthropic.com, generativelanguage.googleapis.com.'),
+  'api-keys': z.array(apiKeySchema).default([]).describe('Upstream keys; several are used per the strategy.'),
+  strategy: z.enum(['round-robin', 'fill-first', 'weighted']).default('round-robin'),
+  models: z.array(modelEntrySchema).default([]).describe('Model ids or globs served by this provider.'),
+  exclude: z.array(glob).default([]).describe('Model globs never routed here.'),
+  prefix: z.string().min(1).optional().describe('Extra prefix accepted in model ids (prefix/model).'),
+  disabled: z.boolean().default(false),
+  headers: z.record(z.string(), z.string()).default({}).describe('Extra headers sent upstream.'),
+  timeouts: timeoutsSchema,
+  proxy: httpUrl.optional().describe('Outbound HTTP proxy for this provider.'),
+  'max-concurrent': z.number().int().nonnegative().default(0).describe('Concurrent upstream requests; 0 means no cap.'),
+  'wire-api': z.enum(['chat', 'responses']).default('chat').describe('For openai-style upstreams: which API to translate to.'),
+  'anthropic-version': z.string().default('2023-06-01'),
+  mock: mockSchema,
+});
+
+const retrySchema = z
+  .strictObject({
+    attempts: z.number().int().min(1).max(20).default(3).describe('Attempts per request across credentials, providers and fallbacks.'),
+    'backoff-base': duration('retry.backoff-base').default(100),
+    'backoff-max': duration('retry.backoff-max').default(5_000),
+    'total-timeout': duration('retry.total-timeout').default(60_000).describe('No new attempt starts after this.'),
+  })
+  .default({ attempts: 3, 'backoff-base': 100, 'backoff-max': 5_000, 'total-timeout': 60_000 });
+
+const cooldownSchema = z
+  .strictObject({
+    'rate-limit': duration('cooldown.rate-limit').default(60_000).describe('Used when a 429 gives no Retry-After.'),
+    'server-error': duration('cooldown.server-error').default(10_000),
+    'network-error': duration('cooldown.network-error').default(10_000),
+  })
+  .default({ 'rate-limit': 60_000, 'server-error': 10_000, 'network-error': 10_000 });
+
+const modelsSchema = z
+  .strictObject({
+    aliases: z.record(z.string(), z.string()).default({}).describe('alias → model id.'),
+    fallbacks: z.record(z.string(), z.array(z.string())).default({}).describe('model id → models tried in order when it fails.'),
+  })
+  .default({ aliases: {}, fallbacks: {} });
+
+export const configSchema = z.strictObject({
+  listen: listenSchema,
+  'allow-unauthenticated': z.boolean().default(false).describe('Allow a non-loopback listen address without client keys.'),
+  'pid-file': z.string().min(1).optional(),
+  'shutdown-timeout': duration('shutdown-timeout').default(30_000).describe('Time in-flight requests get to finish on stop.'),
+  'shutdown-delay': duration('shutdown-delay').default(0).describe('Time /readyz answers 503 before the listener closes.'),
+  'startup-timeout': duration('startup-timeout').default(30_000).describe('How long run -d waits for the gateway to serve.'),
+  'watch-config': z.boolean().default(true).describe('Reload when the config file changes on disk.'),
+  log: logSchema,
+  server: serverSchema,
+  'client-keys': z.array(clientKeySchema).default([]),
+  admin: z.strictObject({ key: z.string().min(8).optional() }).default({}),
+  providers: z.array(providerSchema).default([]),
+  models: modelsSchema,
+  retry: retrySchema,
+  cooldown: cooldownSchema,
+});
+
+/** The config as written (kebab-case keys). */
+export type RawConfig = z.output<typeof configSchema>;
+
+type Camel<S extends string> = S extends `${infer Head}-${infer Tail}` ? `${Head}${Capitalize<Camel<Tail>>}` : S;
+/** Records keep their keys at run time; at type level a string index is unaffected by Camel. */
+export type Camelized<T> = T extends readonly (infer U)[]
+  ? Camelized<U>[]
+  : T extends object
+    ? { [K in keyof T as K extends string ? Camel<K> : K]: Camelized<T[K]> }
+    : T;
+
+/** The config the program uses: validated, defaults applied, secrets resolved, camelCase keys. */
+export type Config = Camelized<RawConfig>;
+export type ProviderConfig = Config['providers'][number];
+export type ClientKeyConfig = Config['clientKeys'][number];
