@@ -7,6 +7,13 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.ts';
 
+/**
+ * What a value looks like to a person, for schemas whose zod structure does not say it (a
+ * duration is a union piped into a transform). Read by the error messages and the docs
+ * generator; zod registries follow clones, so `.describe()` and `.default()` keep the entry.
+ */
+export const configTypes = z.registry<{ type: string; expected: string }>();
+
 const duration = (what: string) =>
   z
     .union([z.number().nonnegative(), z.string()])
@@ -17,7 +24,8 @@ const duration = (what: string) =>
         return z.NEVER;
       }
       return ms;
-    });
+    })
+    .register(configTypes, { type: 'duration', expected: 'a duration such as 500ms, 30s, 5m or a number of seconds' });
 
 const size = (what: string) =>
   z
@@ -29,11 +37,17 @@ const size = (what: string) =>
         return z.NEVER;
       }
       return bytes;
-    });
+    })
+    .register(configTypes, { type: 'size', expected: 'a size such as 512KB, 32MB or a number of bytes' });
 
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
-const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" or "-"');
-const glob = z.string().min(1);
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+  .register(configTypes, { type: 'URL', expected: 'an http:// or https:// URL' });
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" or "-"')
+  .register(configTypes, { type: 'name', expected: 'a name of letters, digits, ".", "_" or "-"' });
+const glob = z.string().min(1).register(configTypes, { type: 'glob', expected: 'a model id or glob such as gpt-4o or claude-*' });
 
 export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -46,7 +60,8 @@ const listenSchema = z
     host: z.string().min(1).default('127.0.0.1').describe('Address to listen on. A non-loopback address requires client keys or allow-unauthenticated.'),
     port: z.number().int().min(0).max(65535).default(8317).describe('TCP port; 0 picks a free port (tests).'),
   })
-  .default({ host: '127.0.0.1', port: 8317 });
+  .default({ host: '127.0.0.1', port: 8317 })
+  .describe('Where the gateway accepts connections. A reload cannot change it (restart instead).');
 
 const logSchema = z
   .strictObject({
@@ -59,16 +74,21 @@ const logSchema = z
     compress: z.boolean().default(false).describe('gzip rotated files.'),
     access: z.boolean().default(true).describe('Write one access line per request.'),
   })
-  .default({ level: 'info', format: 'text', rotate: 'daily', 'max-files': 14, compress: false, access: true });
+  .default({ level: 'info', format: 'text', rotate: 'daily', 'max-files': 14, compress: false, access: true })
+  .describe('Logging: level, format, file and rotation.');
 
 const corsSchema = z
   .strictObject({
-    enabled: z.boolean().default(false),
+    enabled: z.boolean().default(false).describe('Answer CORS preflights and add CORS headers, for browser clients.'),
     origins: z.array(z.string()).default(['*']).describe('Allowed origins; "*" allows any.'),
-    headers: z.array(z.string()).default(['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id']),
-    'max-age': duration('cors.max-age').default(600_000),
+    headers: z
+      .array(z.string())
+      .default(['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id'])
+      .describe('Request headers browsers may send (Access-Control-Allow-Headers).'),
+    'max-age': duration('cors.max-age').default(600_000).describe('How long browsers may cache a preflight answer.'),
   })
-  .default({ enabled: false, origins: ['*'], headers: ['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id'], 'max-age': 600_000 });
+  .default({ enabled: false, origins: ['*'], headers: ['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id'], 'max-age': 600_000 })
+  .describe('Cross-origin requests from browsers.');
 
 const serverSchema = z
   .strictObject({
@@ -78,7 +98,8 @@ const serverSchema = z
     'stream-keepalive': duration('server.stream-keepalive').default(15_000).describe('SSE comment sent while an upstream stream is silent this long; 0 disables.'),
     cors: corsSchema,
   })
-  .default({ 'body-limit': 32 * 1024 * 1024, 'header-timeout': 30_000, 'keep-alive-timeout': 5_000, 'stream-keepalive': 15_000, cors: { enabled: false, origins: ['*'], headers: ['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id'], 'max-age': 600_000 } });
+  .default({ 'body-limit': 32 * 1024 * 1024, 'header-timeout': 30_000, 'keep-alive-timeout': 5_000, 'stream-keepalive': 15_000, cors: { enabled: false, origins: ['*'], headers: ['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id'], 'max-age': 600_000 } })
+  .describe('HTTP server limits and timeouts.');
 
 const clientKeySchema = z
   .strictObject({
@@ -86,7 +107,12 @@ const clientKeySchema = z
     key: z.string().min(8, 'expected a key of at least 8 characters').optional().describe('The key clients send; usually ${VAR} or ${file:PATH}.'),
     sha256: z.string().regex(/^[0-9a-f]{64}$/i, 'expected 64 hex digits').optional().describe('SHA-256 (hex) of the key, instead of the key itself.'),
     models: z.array(glob).optional().describe('Model ids (globs) this key may use; default all.'),
-    expires: z.iso.datetime({ offset: true }).or(z.iso.date()).optional().describe('After this instant the key is refused.'),
+    expires: z.iso
+      .datetime({ offset: true })
+      .or(z.iso.date())
+      .register(configTypes, { type: 'date-time', expected: 'an ISO 8601 date or date-time such as 2026-12-31 or 2026-12-31T23:59:59Z' })
+      .optional()
+      .describe('After this instant the key is refused.'),
     rpm: z.number().int().positive().optional().describe('Requests per minute.'),
     tpm: z.number().int().positive().optional().describe('Tokens per minute (counted from reported usage).'),
   })
@@ -95,20 +121,21 @@ const clientKeySchema = z
 const apiKeySchema = z.union([
   z.string().min(1),
   z.strictObject({
-    key: z.string().min(1),
-    name: name.optional(),
-    weight: z.number().int().positive().default(1),
+    key: z.string().min(1).describe('The upstream key; usually ${VAR} or ${file:PATH}.'),
+    name: name.optional().describe('Shown in logs, metrics and /admin instead of the key.'),
+    weight: z.number().int().positive().default(1).describe('Share of requests under the weighted strategy.'),
   }),
 ]);
 
 const timeoutsSchema = z
   .strictObject({
-    connect: duration('timeouts.connect').default(10_000),
-    'first-byte': duration('timeouts.first-byte').default(120_000),
+    connect: duration('timeouts.connect').default(10_000).describe('Time to open the upstream connection.'),
+    'first-byte': duration('timeouts.first-byte').default(120_000).describe('Time from sending the request to the first response byte.'),
     idle: duration('timeouts.idle').default(300_000).describe('Longest silence between stream chunks.'),
     total: duration('timeouts.total').default(0).describe('Whole request; 0 means no limit.'),
   })
-  .default({ connect: 10_000, 'first-byte': 120_000, idle: 300_000, total: 0 });
+  .default({ connect: 10_000, 'first-byte': 120_000, idle: 300_000, total: 0 })
+  .describe('Upstream timeouts for this provider.');
 
 const modelEntrySchema = z.union([
   glob,
@@ -122,66 +149,79 @@ const mockSchema = z
   .strictObject({
     latency: duration('mock.latency').default(0).describe('Delay before the first byte.'),
     'tokens-per-second': z.number().nonnegative().default(0).describe('Streaming pace; 0 streams as fast as possible.'),
-    reply: z.string().default('Hello from the ai-proxy mock provider.'),
+    reply: z.string().default('Hello from the ai-proxy mock provider.').describe('Text the mock answers with.'),
   })
-  .default({ latency: 0, 'tokens-per-second': 0, reply: 'Hello from the ai-proxy mock provider.' });
+  .default({ latency: 0, 'tokens-per-second': 0, reply: 'Hello from the ai-proxy mock provider.' })
+  .describe('Behaviour of a mock provider (ignored by other types).');
 
 const providerSchema = z.strictObject({
   name: name.describe('Unique provider name; also usable as a model prefix (name/model).'),
-  type: z.enum(providerTypes),
+  type: z.enum(providerTypes).describe('Upstream API: openai, anthropic, gemini, openai-compatible (vLLM, Ollama, DeepSeek, ...) or the built-in mock.'),
   'base-url': httpUrl.optional().describe('Default per type: api.openai.com/v1, api.anthropic.com, generativelanguage.googleapis.com.'),
   'api-keys': z.array(apiKeySchema).default([]).describe('Upstream keys; several are used per the strategy.'),
-  strategy: z.enum(['round-robin', 'fill-first', 'weighted']).default('round-robin'),
+  strategy: z.enum(['round-robin', 'fill-first', 'weighted']).default('round-robin').describe('How requests are spread over api-keys: in turn, first healthy key first, or by weight.'),
   models: z.array(modelEntrySchema).default([]).describe('Model ids or globs served by this provider.'),
   exclude: z.array(glob).default([]).describe('Model globs never routed here.'),
   prefix: z.string().min(1).optional().describe('Extra prefix accepted in model ids (prefix/model).'),
-  disabled: z.boolean().default(false),
+  disabled: z.boolean().default(false).describe('Keep the provider in the file but route nothing to it.'),
   headers: z.record(z.string(), z.string()).default({}).describe('Extra headers sent upstream.'),
   timeouts: timeoutsSchema,
   proxy: httpUrl.optional().describe('Outbound HTTP proxy for this provider.'),
   'max-concurrent': z.number().int().nonnegative().default(0).describe('Concurrent upstream requests; 0 means no cap.'),
   'wire-api': z.enum(['chat', 'responses']).default('chat').describe('For openai-style upstreams: which API to translate to.'),
-  'anthropic-version': z.string().default('2023-06-01'),
+  'anthropic-version': z.string().default('2023-06-01').describe('anthropic-version header sent to Anthropic upstreams when the client sends none.'),
   mock: mockSchema,
 });
 
 const retrySchema = z
   .strictObject({
     attempts: z.number().int().min(1).max(20).default(3).describe('Attempts per request across credentials, providers and fallbacks.'),
-    'backoff-base': duration('retry.backoff-base').default(100),
-    'backoff-max': duration('retry.backoff-max').default(5_000),
+    'backoff-base': duration('retry.backoff-base').default(100).describe('First backoff; doubled per attempt, with full jitter.'),
+    'backoff-max': duration('retry.backoff-max').default(5_000).describe('Upper bound of one backoff.'),
     'total-timeout': duration('retry.total-timeout').default(60_000).describe('No new attempt starts after this.'),
   })
-  .default({ attempts: 3, 'backoff-base': 100, 'backoff-max': 5_000, 'total-timeout': 60_000 });
+  .default({ attempts: 3, 'backoff-base': 100, 'backoff-max': 5_000, 'total-timeout': 60_000 })
+  .describe('Retries and failover, before the first byte reaches the client.');
 
 const cooldownSchema = z
   .strictObject({
     'rate-limit': duration('cooldown.rate-limit').default(60_000).describe('Used when a 429 gives no Retry-After.'),
-    'server-error': duration('cooldown.server-error').default(10_000),
-    'network-error': duration('cooldown.network-error').default(10_000),
+    'server-error': duration('cooldown.server-error').default(10_000).describe('After a 5xx answer.'),
+    'network-error': duration('cooldown.network-error').default(10_000).describe('After a connection error or timeout.'),
   })
-  .default({ 'rate-limit': 60_000, 'server-error': 10_000, 'network-error': 10_000 });
+  .default({ 'rate-limit': 60_000, 'server-error': 10_000, 'network-error': 10_000 })
+  .describe('How long an upstream key is left out after a failure; kept across reloads.');
 
 const modelsSchema = z
   .strictObject({
     aliases: z.record(z.string(), z.string()).default({}).describe('alias → model id.'),
     fallbacks: z.record(z.string(), z.array(z.string())).default({}).describe('model id → models tried in order when it fails.'),
   })
-  .default({ aliases: {}, fallbacks: {} });
+  .default({ aliases: {}, fallbacks: {} })
+  .describe('Model aliases and fallbacks, across providers.');
 
 export const configSchema = z.strictObject({
   listen: listenSchema,
   'allow-unauthenticated': z.boolean().default(false).describe('Allow a non-loopback listen address without client keys.'),
-  'pid-file': z.string().min(1).optional(),
+  'pid-file': z
+    .string()
+    .min(1)
+    .optional()
+    .describe('PID file (and the control socket beside it). Default: $RUNTIME_DIRECTORY/ai-proxy.pid, /run/ai-proxy/ai-proxy.pid (root), $XDG_RUNTIME_DIR/ai-proxy/ai-proxy.pid or ~/.local/state/ai-proxy/ai-proxy.pid. A reload cannot change it.'),
   'shutdown-timeout': duration('shutdown-timeout').default(30_000).describe('Time in-flight requests get to finish on stop.'),
   'shutdown-delay': duration('shutdown-delay').default(0).describe('Time /readyz answers 503 before the listener closes.'),
   'startup-timeout': duration('startup-timeout').default(30_000).describe('How long run -d waits for the gateway to serve.'),
   'watch-config': z.boolean().default(true).describe('Reload when the config file changes on disk.'),
   log: logSchema,
   server: serverSchema,
-  'client-keys': z.array(clientKeySchema).default([]),
-  admin: z.strictObject({ key: z.string().min(8).optional() }).default({}),
-  providers: z.array(providerSchema).default([]),
+  'client-keys': z.array(clientKeySchema).default([]).describe('Keys clients must present (Authorization: Bearer, x-api-key or x-goog-api-key). None: no auth, loopback only.'),
+  admin: z
+    .strictObject({
+      key: z.string().min(8, 'expected a key of at least 8 characters').optional().describe('Key for /admin/*; usually ${VAR} or ${file:PATH}. Unset: /admin is off.'),
+    })
+    .default({})
+    .describe('The read-only /admin endpoints (redacted config, routing table, credential health).'),
+  providers: z.array(providerSchema).default([]).describe('Upstream providers, tried in this order when several serve a model.'),
   models: modelsSchema,
   retry: retrySchema,
   cooldown: cooldownSchema,

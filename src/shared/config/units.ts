@@ -37,3 +37,11 @@ export function formatDuration(ms: number): string {
   if (s % 60 === 0 && s > 0) return `${s / 60}m`;
   return `${s}s`;
 }
+
+/** The inverse of parseSize for display (docs, `status`): the largest binary unit that divides evenly. */
+export function formatSize(bytes: number): string {
+  for (const [unit, factor] of [['GB', 1024 ** 3], ['MB', 1024 ** 2], ['KB', 1024]] as const) {
+    if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${unit}`;
+  }
+  return `${bytes}`;
+}
