@@ -1,0 +1,7 @@
+/** Base of the commands that talk to a running instance: they find it the way `run` placed it. */
+import { Command, Option } from 'clipanion';
+
+export abstract class InstanceCommand extends Command {
+  pidFile = Option.String('--pid-file', { description: 'PID file of the instance (default: as `run` resolves it)' });
+  config = Option.String('-c,--config', { description: 'Config file whose pid-file setting to use' });
+}

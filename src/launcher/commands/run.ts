@@ -1,0 +1,65 @@
+import { resolve } from 'node:path';
+import { Command, Option } from 'clipanion';
+import { describeReport } from '../../shared/errors.ts';
+import { ExitCode } from '../../shared/exit-codes.ts';
+import { parseDuration } from '../../shared/config/units.ts';
+import { overridesFrom, RunOptionsCommand } from './run-options.ts';
+
+export class RunCommand extends RunOptionsCommand {
+  static override paths = [Command.Default, ['run']];
+
+  static override usage = Command.Usage({
+    description: 'Run the gateway (in the foreground, or in the background with -d)',
+    details: `
+      In the foreground the gateway logs to the terminal; Ctrl-C (SIGINT) or SIGTERM stops it gracefully, a second Ctrl-C at once.
+
+      With \`-d\` the command returns only once the gateway answers on its port, printing the launcher's PID and the URL; if anything fails first (bad config, port in use, an instance already running, unwritable PID or log path) it prints the reason and exits non-zero, leaving nothing behind. Daemon mode logs to a daily-rotated file.
+
+      Settings come from flags, then \`AI_PROXY_*\` environment variables, then the config file, then defaults.
+    `,
+    examples: [
+      ['Run on the embedded default config (127.0.0.1:8317, mock provider)', '$0'],
+      ['Run a config file in the foreground', '$0 run -c /etc/ai-proxy/ai-proxy.yaml'],
+      ['Start in the background and wait until it serves', '$0 run -d -c ./ai-proxy.yaml'],
+      ['Listen on another port with debug logs', '$0 run --port 9000 --log-level debug'],
+    ],
+  });
+
+  daemon = Option.Boolean('-d,--daemon', false, { description: 'Run in the background; return once the gateway serves' });
+  startupTimeout = Option.String('--startup-timeout', '30s', { description: 'With -d: how long to wait for the gateway to serve' });
+
+  override async execute(): Promise<number> {
+    const options = {
+      configPath: this.config === undefined ? undefined : resolve(this.config),
+      overrides: overridesFrom({
+        host: this.host,
+        port: this.port,
+        logLevel: this.logLevel,
+        logFile: this.logFile === undefined ? undefined : resolve(this.logFile),
+        shutdownTimeout: this.shutdownTimeout,
+      }),
+      pidFile: this.pidFile === undefined ? undefined : resolve(this.pidFile),
+      daemon: this.daemon,
+    };
+    if (!this.daemon) {
+      const { runLauncher } = await import('../run-launcher.ts');
+      return runLauncher(options, {
+        ready: () => undefined,
+        failed: (error) => this.context.stderr.write(`ai-proxy: ${describeReport(error)}\n`),
+      });
+    }
+    const waitMs = parseDuration(this.startupTimeout);
+    if (waitMs === null) {
+      this.context.stderr.write(`ai-proxy: --startup-timeout: expected a duration such as 30s\n`);
+      return ExitCode.USAGE;
+    }
+    const { startDaemon } = await import('../daemonize.ts');
+    const outcome = await startDaemon(options, waitMs + 5_000);
+    if (!outcome.ok) {
+      this.context.stderr.write(`ai-proxy: failed to start: ${describeReport(outcome.error)}\n`);
+      return ExitCode.FAILURE;
+    }
+    this.context.stdout.write(`ai-proxy started: pid ${outcome.pid}, serving on ${outcome.url}\n  pid file: ${outcome.pidFile}\n  log file: ${outcome.logFile ?? 'stdout'}\n`);
+    return ExitCode.OK;
+  }
+}

@@ -1,0 +1,68 @@
+import { Command, Option } from 'clipanion';
+import { ExitCode } from '../../shared/exit-codes.ts';
+import { callControl } from '../control-client.ts';
+import type { StatusInfo } from '../control-protocol.ts';
+import { findInstance, locatePidFile } from '../instance.ts';
+import { InstanceCommand } from './instance-options.ts';
+
+export class StatusCommand extends InstanceCommand {
+  static override paths = [['status']];
+
+  static override usage = Command.Usage({
+    description: 'Show whether the gateway runs, and how',
+    details: `
+      Prints the PID file it read, then the instance's PID, uptime, listen address, config file, config generation and hash, the last reload's verdict and the version.
+
+      Exit codes follow LSB: 0 running, 1 dead but the PID file is left, 3 not running, 4 unknown (the PID file is held but the control socket does not answer).
+    `,
+    examples: [
+      ['Show the status', '$0 status'],
+      ['Machine-readable status', '$0 status --json'],
+    ],
+  });
+
+  json = Option.Boolean('--json', false, { description: 'Print one JSON object' });
+
+  override async execute(): Promise<number> {
+    const pidFile = locatePidFile(this.pidFile, this.config);
+    const instance = findInstance(pidFile);
+    const print = (code: number, state: string, text: string, status: StatusInfo | null = null, extra: Record<string, unknown> = {}): number => {
+      if (this.json) this.context.stdout.write(JSON.stringify({ state, pidFile: pidFile.path, pidFileOrigin: pidFile.origin, ...extra, ...(status ?? {}) }) + '\n');
+      else this.context.stdout.write(`pid file: ${pidFile.path} (${pidFile.origin})\n${text}\n`);
+      return code;
+    };
+    if (instance.state === 'absent') return print(ExitCode.NOT_RUNNING, 'not-running', 'ai-proxy is not running');
+    if (instance.state === 'stale') {
+      return print(ExitCode.FAILURE, 'dead', `ai-proxy is not running, but the PID file was left behind${instance.pid === null ? '' : ` by pid ${instance.pid}`} (stale; the next run takes it over)`, null, { pid: instance.pid });
+    }
+    try {
+      const answer = await callControl(instance.socket, { cmd: 'status' }, { timeoutMs: 3_000 });
+      if (answer.type !== 'status') throw new Error('unexpected answer');
+      return print(ExitCode.OK, 'running', describeStatus(answer.status), answer.status);
+    } catch (error) {
+      return print(ExitCode.UNKNOWN, 'unknown', `pid ${instance.pid} holds the PID file but does not answer on ${instance.socket}: ${(error as Error).message}`, null, { pid: instance.pid });
+    }
+  }
+}
+
+function describeStatus(s: StatusInfo): string {
+  const reload = s.lastReload === null ? 'none' : `${s.lastReload.ok ? 'applied' : 'rejected'} at ${s.lastReload.at} (${s.lastReload.source})${s.lastReload.ok ? '' : `: ${s.lastReload.error?.message ?? ''}`}`;
+  return [
+    `ai-proxy is running (${s.state})`,
+    `  pid:        ${s.pid} (server ${s.serverPid ?? '-'})`,
+    `  uptime:     ${formatUptime(s.uptimeSeconds)} (since ${s.startedAt})`,
+    `  listen:     ${s.listen?.url ?? '-'}`,
+    `  config:     ${s.config?.path ?? 'embedded default'} (generation ${s.config?.generation ?? '-'}, hash ${s.config?.hash ?? '-'})`,
+    `  last reload: ${reload}`,
+    `  log file:   ${s.logFile ?? 'stdout'}`,
+    `  version:    ${s.version}`,
+  ].join('\n');
+}
+
+function formatUptime(seconds: number): string {
+  const d = Math.floor(seconds / 86400);
+  const h = Math.floor((seconds % 86400) / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return [d > 0 ? `${d}d` : '', h > 0 ? `${h}h` : '', m > 0 ? `${m}m` : '', `${s}s`].join('');
+}

@@ -1,0 +1,54 @@
+/**
+ * Finding the running instance from the CLI, without ever taking the PID file's lock
+ * (DESIGN §4: status and stop must never make a concurrent run fail).
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { parse } from 'yaml';
+import { resolveConfigPath } from '../shared/config/load.ts';
+import { choosePidFile, controlSocketPath, type PidFileChoice } from '../shared/paths.ts';
+import { isProcessAlive, readPidFile } from './pid-file.ts';
+
+/**
+ * The PID file named by the config, read without loading the whole config: `status` must work
+ * in a shell that lacks the secrets' environment variables, and must not fail on a config
+ * that has been broken since the instance started.
+ */
+function pidFileFromConfig(configFlag: string | undefined): string | undefined {
+  try {
+    const { path } = resolveConfigPath(configFlag);
+    if (path === null) return undefined;
+    const value = (parse(readFileSync(path, 'utf8')) as Record<string, unknown> | null)?.['pid-file'];
+    return typeof value === 'string' && !value.includes('${') ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function locatePidFile(flag: string | undefined, configFlag: string | undefined): PidFileChoice {
+  return choosePidFile(flag, flag === undefined ? pidFileFromConfig(configFlag) : undefined);
+}
+
+export type Instance =
+  | { state: 'absent'; pidFile: PidFileChoice }
+  | { state: 'stale'; pidFile: PidFileChoice; pid: number | null }
+  | { state: 'present'; pidFile: PidFileChoice; pid: number; socket: string };
+
+/** Whether some process holds an flock on the file: Linux lists every lock in /proc/locks. */
+function isLocked(path: string): boolean | null {
+  try {
+    const { ino } = statSync(path);
+    const locks = readFileSync('/proc/locks', 'utf8');
+    return locks.split('\n').some((line) => line.includes('FLOCK') && line.split(/\s+/)[5]?.endsWith(`:${ino}`));
+  } catch {
+    return null;
+  }
+}
+
+export function findInstance(pidFile: PidFileChoice): Instance {
+  const read = readPidFile(pidFile.path);
+  if (read.pid === null && read.reason === 'missing') return { state: 'absent', pidFile };
+  const locked = isLocked(pidFile.path);
+  const alive = read.pid !== null && isProcessAlive(read.pid);
+  if (read.pid === null || locked === false || (locked === null && !alive)) return { state: 'stale', pidFile, pid: read.pid };
+  return { state: 'present', pidFile, pid: read.pid, socket: controlSocketPath(pidFile.path) };
+}

@@ -1,0 +1,65 @@
+/**
+ * The server child, seen from the launcher: forked in its own process group (so a terminal's
+ * Ctrl-C reaches only the launcher, which orders the shutdown), with its stdout/stderr piped to
+ * the log sink and a typed IPC channel.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { LauncherMessage, ServerMessage } from '../shared/ipc.ts';
+import { encodeLaunch, type ServerLaunch } from '../shared/launch.ts';
+
+export interface ServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class ServerProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<ServerExit>;
+  #exit: ServerExit | null = null;
+
+  constructor(launch: ServerLaunch, env: NodeJS.ProcessEnv, onMessage: (message: ServerMessage) => void) {
+    const entry = fileURLToPath(new URL('./server.js', import.meta.url));
+    this.child = fork(entry, [encodeLaunch(launch)], {
+      detached: true,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'json',
+    });
+    this.child.on('message', (message) => onMessage(message as ServerMessage));
+    // A send racing the child's death fails with EPIPE/ERR_IPC_CHANNEL_CLOSED; the exit handler reports it.
+    this.child.on('error', () => undefined);
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.#exit = { code, signal };
+        resolve(this.#exit);
+      });
+    });
+  }
+
+  get pid(): number | null {
+    return this.child.pid ?? null;
+  }
+
+  get running(): boolean {
+    return this.#exit === null;
+  }
+
+  send(message: LauncherMessage): void {
+    if (this.running && this.child.connected) this.child.send(message, () => undefined);
+  }
+
+  /** SIGKILL the server's whole process group: nothing it started may outlive it. */
+  kill(): void {
+    if (!this.running || this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, 'SIGKILL');
+    } catch {
+      this.child.kill('SIGKILL');
+    }
+  }
+}
+
+export function describeExit(exit: ServerExit): string {
+  return exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+}

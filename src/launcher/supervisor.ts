@@ -1,0 +1,352 @@
+/**
+ * The launcher's supervision of one server (DESIGN §1–§5), shared by foreground and daemon mode:
+ * config → PID lock → log sink → control socket → fork server → relay readiness → serve signals,
+ * control requests and the watchdog → shutdown with a deadline → clean up on every exit path.
+ */
+import { AppError, describeReport, toErrorReport, type ErrorReport } from '../shared/errors.ts';
+import { ExitCode } from '../shared/exit-codes.ts';
+import type { ReloadSource, ReloadVerdict, ServerMessage } from '../shared/ipc.ts';
+import { createLogger, type AppLogger } from '../shared/logger.ts';
+import { choosePidFile, controlSocketPath, defaultLogFile, underSystemd } from '../shared/paths.ts';
+import { routeSignals, type HandledSignal } from '../shared/signals.ts';
+import { version } from '../shared/version.ts';
+import { loadConfig, type LoadedConfig, type Overrides } from '../shared/config/load.ts';
+import type { ControlRequest, StatusInfo } from './control-protocol.ts';
+import { ControlServer, type Reply } from './control-server.ts';
+import { openLogSink, type LogSink } from './log-sink.ts';
+import { acquirePidFile, type PidFileLock } from './pid-file.ts';
+import { createSdNotifier, stripNotifyEnv, type SdNotifier } from './sd-notify.ts';
+import { describeExit, ServerProcess, type ServerExit } from './server-process.ts';
+import { Watchdog } from './watchdog.ts';
+
+/** After the shutdown deadline the server gets this long to exit by itself before it is killed. */
+const KILL_GRACE_MS = 2_000;
+/** How often systemd hears EXTEND_TIMEOUT_USEC while streams drain. */
+const EXTEND_EVERY_MS = 5_000;
+
+export interface RunOptions {
+  configPath: string | undefined;
+  overrides: Overrides;
+  pidFile: string | undefined;
+  daemon: boolean;
+}
+
+/** Where the launcher reports its fate: the `run -d` parent in daemon mode, nothing in the foreground. */
+export type Reporter = {
+  ready(info: { pid: number; url: string; pidFile: string; logFile: string | null }): void;
+  failed(error: ErrorReport): void;
+};
+
+type State = StatusInfo['state'];
+
+export class Supervisor {
+  #log!: AppLogger;
+  #sink: LogSink | null = null;
+  #pid: PidFileLock | null = null;
+  #control: ControlServer | null = null;
+  #server: ServerProcess | null = null;
+  #sd: SdNotifier = createSdNotifier();
+  #watchdog: Watchdog | null = null;
+  #loaded!: LoadedConfig;
+  #state: State = 'starting';
+  #startedAt = new Date();
+  #status: Pick<StatusInfo, 'listen' | 'config' | 'lastReload'> = { listen: null, config: null, lastReload: null };
+  #nextReloadId = 1;
+  #pendingReloads = new Map<number, Reply[]>();
+  #stopWaiters: Array<(forced: boolean) => void> = [];
+  #stopping = false;
+  #interrupts = 0;
+  /** Resolve when the server's stdout/stderr are drained: its last words must reach the log. */
+  #outputsClosed: Array<Promise<unknown>> = [];
+  /** Set when the launcher had to SIGKILL the server at the deadline. */
+  #killed = false;
+  #killTimer: NodeJS.Timeout | null = null;
+  #extendTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly options: RunOptions, private readonly reporter: Reporter) {}
+
+  /** Runs until the server is gone; resolves with the launcher's exit code. Never rejects. */
+  async run(): Promise<ExitCode> {
+    routeSignals((signal) => this.#onSignal(signal));
+    let readyReported = false;
+    try {
+      await this.#prepare();
+      const ready = await this.#startServer();
+      if (!ready.ok) throw ready.error;
+      readyReported = true;
+    } catch (error) {
+      const report = toErrorReport(error);
+      if (this.#sink !== null) this.#log.fatal(`startup failed: ${describeReport(report)}`);
+      if (!readyReported) this.reporter.failed(report);
+      await this.#cleanup();
+      return ExitCode.FAILURE;
+    }
+    const exit = await (this.#server as ServerProcess).exited;
+    const code = this.#exitCodeFor(exit);
+    await this.#cleanup();
+    return code;
+  }
+
+  async #prepare(): Promise<void> {
+    this.#loaded = loadConfig({ path: this.options.configPath, overrides: this.options.overrides });
+    const config = this.#loaded.config;
+    const pidChoice = choosePidFile(this.options.pidFile, config.pidFile);
+    this.#pid = acquirePidFile(pidChoice.path, process.pid);
+
+    const toFile = config.log.file !== undefined || (this.options.daemon && !underSystemd());
+    this.#sink = await openLogSink({
+      file: toFile ? (config.log.file ?? defaultLogFile()) : null,
+      rotate: config.log.rotate,
+      maxFiles: config.log.maxFiles,
+      maxSize: config.log.maxSize ?? null,
+      compress: config.log.compress,
+      // Disk full, EPIPE: reported once per failure on stderr (the terminal, or nothing when detached); never fatal.
+      onError: (error) => process.stderr.write(`ai-proxy: log output failed: ${error.message}\n`),
+      formatNotice: (message) => `${new Date().toISOString()} WARN launcher ${message}`,
+    });
+    const sink = this.#sink;
+    this.#log = createLogger({ name: 'launcher', level: config.log.level, format: config.log.format, write: (line) => sink.write(line) });
+    process.on('uncaughtException', (error) => this.#onBug(error));
+    process.on('unhandledRejection', (error) => this.#onBug(error));
+
+    this.#control = await ControlServer.open(controlSocketPath(this.#pid.path), (request, reply) => this.#onControl(request, reply));
+  }
+
+  #startServer(): Promise<{ ok: true } | { ok: false; error: AppError | ErrorReport }> {
+    const config = this.#loaded.config;
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (result: { ok: true } | { ok: false; error: AppError | ErrorReport }): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        resolve(result);
+      };
+      const server = new ServerProcess(
+        { configPath: this.#loaded.path, overrides: this.options.overrides },
+        stripNotifyEnv(process.env),
+        (message) => {
+          if (message.t === 'ready') {
+            this.#state = 'ready';
+            this.#status.listen = message.listen;
+            this.#status.config = message.config;
+            const pidFile = (this.#pid as PidFileLock).path;
+            this.#log.info(`ai-proxy ${version()} serving on ${message.listen.url} (pid ${process.pid}, config ${message.config.path ?? 'embedded default'}, generation ${message.config.generation}, hash ${message.config.hash})`);
+            this.#sd.ready(`serving on ${message.listen.url}`);
+            this.#startWatchdog();
+            this.reporter.ready({ pid: process.pid, url: message.listen.url, pidFile, logFile: this.#sink?.path ?? null });
+            settle({ ok: true });
+          } else if (message.t === 'fatal') {
+            settle({ ok: false, error: message.error });
+          } else {
+            this.#onServerMessage(message);
+          }
+        },
+      );
+      this.#server = server;
+      const sink = this.#sink as LogSink;
+      for (const stream of [server.child.stdout, server.child.stderr]) {
+        if (stream === null) continue;
+        sink.pipeFrom(stream);
+        this.#outputsClosed.push(new Promise((resolve) => stream.once('close', resolve)));
+      }
+      const deadline = setTimeout(() => {
+        server.kill();
+        settle({ ok: false, error: new AppError('E_STARTUP_TIMEOUT', `the server did not become ready within ${config.startupTimeout / 1000}s (startup-timeout)`) });
+      }, config.startupTimeout);
+      void server.exited.then((exit) => {
+        if (!settled) settle({ ok: false, error: new AppError('E_SERVER_EXITED', `the server exited during startup (${describeExit(exit)}); see the log above`) });
+      });
+    });
+  }
+
+  #onServerMessage(message: Exclude<ServerMessage, { t: 'ready' } | { t: 'fatal' }>): void {
+    switch (message.t) {
+      case 'reloading':
+        this.#state = 'reloading';
+        this.#sd.reloading();
+        return;
+      case 'reloaded':
+        this.#onVerdict(message.id, message.verdict);
+        return;
+      case 'draining':
+        return;
+      case 'pong':
+        this.#watchdog?.pong(message.id);
+        return;
+    }
+  }
+
+  #onVerdict(id: number | null, verdict: ReloadVerdict): void {
+    if (!this.#stopping) this.#state = 'ready';
+    this.#status.lastReload = verdict;
+    if (verdict.ok) this.#status.config = { generation: verdict.generation, hash: verdict.hash, path: this.#status.config?.path ?? null };
+    const text = verdict.ok
+      ? `reload (${verdict.source}) applied: generation ${verdict.generation}, hash ${verdict.hash}${verdict.changed && verdict.changed.length > 0 ? `, changed ${verdict.changed.join(', ')}` : ', no change'}`
+      : `reload (${verdict.source}) rejected, still serving generation ${verdict.generation}: ${describeReport(verdict.error ?? { code: 'E_RELOAD_REJECTED', message: 'rejected' })}`;
+    if (verdict.ok) this.#log.info(text);
+    else this.#log.error(text);
+    this.#sd.reloaded(text.split('\n')[0] as string);
+    if (id !== null) {
+      for (const reply of this.#pendingReloads.get(id) ?? []) reply({ id: 0, type: 'reloaded', verdict });
+      this.#pendingReloads.delete(id);
+    }
+  }
+
+  #reload(source: ReloadSource, reply: Reply | null): void {
+    if (this.#server === null || this.#state === 'starting' || this.#stopping) {
+      const error: ErrorReport = { code: 'E_RELOAD_REJECTED', message: `cannot reload now: the gateway is ${this.#stopping ? 'stopping' : 'starting'}` };
+      this.#log.warn(error.message);
+      reply?.({ id: 0, type: 'error', error });
+      return;
+    }
+    const id = this.#nextReloadId++;
+    if (reply !== null) this.#pendingReloads.set(id, [reply]);
+    this.#server.send({ t: 'reload', id, source });
+  }
+
+  #onControl(request: ControlRequest, reply: Reply): void {
+    const answer: Reply = (response) => reply({ ...response, id: request.id });
+    switch (request.cmd) {
+      case 'status':
+        answer({ id: request.id, type: 'status', status: this.#statusInfo() });
+        return;
+      case 'reload':
+        this.#reload('control', answer);
+        return;
+      case 'stop':
+        answer({ id: request.id, type: 'stopping' });
+        this.#stopWaiters.push((forced) => answer({ id: request.id, type: 'stopped', forced }));
+        this.#shutdown('ai-proxy stop', request.timeoutMs);
+        return;
+      default:
+        answer({ id: 0, type: 'error', error: { code: 'E_CONTROL', message: `unknown control command` } });
+    }
+  }
+
+  #statusInfo(): StatusInfo {
+    return {
+      pid: process.pid,
+      serverPid: this.#server?.pid ?? null,
+      version: version(),
+      startedAt: this.#startedAt.toISOString(),
+      uptimeSeconds: Math.round((Date.now() - this.#startedAt.getTime()) / 1000),
+      state: this.#stopping ? 'stopping' : this.#state,
+      ...this.#status,
+      pidFile: this.#pid?.path ?? '',
+      logFile: this.#sink?.path ?? null,
+    };
+  }
+
+  #onSignal(signal: HandledSignal): void {
+    switch (signal) {
+      case 'SIGTERM':
+        this.#shutdown('SIGTERM', null);
+        return;
+      case 'SIGINT':
+        if (++this.#interrupts > 1) this.#force('second SIGINT');
+        else this.#shutdown('SIGINT', null);
+        return;
+      case 'SIGHUP':
+        this.#reload('signal', null);
+        return;
+      case 'SIGUSR1':
+        this.#log.info('SIGUSR1: reopening the log file');
+        void this.#sink
+          ?.reopen()
+          .then(() => this.#log.info('log file reopened'))
+          .catch((error: unknown) => this.#log.error(`cannot reopen the log file, still writing to the old one: ${(error as Error).message}`));
+        return;
+      case 'SIGUSR2':
+        this.#log.warn('SIGUSR2 is reserved for a zero-downtime restart, which this version does not do; ignored');
+        return;
+    }
+  }
+
+  #shutdown(reason: string, timeoutMs: number | null): void {
+    const server = this.#server;
+    if (this.#stopping || server === null) {
+      if (server === null) process.exitCode = ExitCode.FAILURE;
+      return;
+    }
+    this.#stopping = true;
+    const config = this.#loaded.config;
+    const timeout = timeoutMs ?? config.shutdownTimeout;
+    const total = config.shutdownDelay + timeout;
+    this.#log.info(`${reason}: shutting down (delay ${config.shutdownDelay / 1000}s, timeout ${timeout / 1000}s)`);
+    this.#sd.stopping(`shutting down (${reason})`);
+    this.#watchdog?.stop();
+    server.send({ t: 'shutdown', timeoutMs: timeout, delayMs: config.shutdownDelay });
+    const stopBy = Date.now() + total + KILL_GRACE_MS;
+    this.#sd.extendTimeout((total + KILL_GRACE_MS) * 1000);
+    this.#extendTimer = setInterval(() => this.#sd.extendTimeout(Math.max(stopBy - Date.now(), 0) * 1000 + EXTEND_EVERY_MS * 1000), EXTEND_EVERY_MS);
+    this.#killTimer = setTimeout(() => {
+      this.#log.error(`the server did not stop within ${(total + KILL_GRACE_MS) / 1000}s; killing it (SIGKILL)`);
+      this.#killed = true;
+      server.kill();
+    }, total + KILL_GRACE_MS);
+  }
+
+  #force(reason: string): void {
+    this.#log.warn(`${reason}: forcing the shutdown now`);
+    if (!this.#stopping) this.#shutdown(reason, 0);
+    this.#server?.send({ t: 'force' });
+  }
+
+  #startWatchdog(): void {
+    const usec = this.#sd.watchdogUsec;
+    if (usec === null || this.#server === null) return;
+    const server = this.#server;
+    this.#watchdog = new Watchdog(Math.max(Math.floor(usec / 2000), 50), (id) => server.send({ t: 'ping', id }), () => this.#sd.watchdog());
+  }
+
+  #exitCodeFor(exit: ServerExit): ExitCode {
+    if (this.#killed) return ExitCode.FORCED;
+    if (!this.#stopping) {
+      this.#log.error(`the server exited unexpectedly (${describeExit(exit)}); stopping the launcher so that a supervisor can restart it`);
+      return ExitCode.FAILURE;
+    }
+    if (exit.code === ExitCode.FORCED) {
+      this.#log.warn('shutdown forced: in-flight requests were cut at the deadline');
+      return ExitCode.FORCED;
+    }
+    if (exit.code === 0) {
+      this.#log.info('stopped');
+      return ExitCode.OK;
+    }
+    this.#log.error(`the server failed while stopping (${describeExit(exit)})`);
+    return ExitCode.FAILURE;
+  }
+
+  #onBug(error: unknown): void {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    if (this.#sink !== null) this.#log.fatal(`launcher bug, exiting: ${text}`);
+    else process.stderr.write(`ai-proxy launcher bug: ${text}\n`);
+    this.#server?.kill();
+    void this.#cleanup().finally(() => process.exit(ExitCode.FAILURE));
+  }
+
+  /** Idempotent; runs on every exit path the launcher survives. */
+  async #cleanup(): Promise<void> {
+    if (this.#killTimer !== null) clearTimeout(this.#killTimer);
+    if (this.#extendTimer !== null) clearInterval(this.#extendTimer);
+    this.#watchdog?.stop();
+    this.#server?.kill();
+    const exit = this.#server === null ? null : await this.#server.exited;
+    const forced = this.#killed || exit?.code === ExitCode.FORCED;
+    // The PID file goes first: `ai-proxy stop` returns once told, and must find it gone.
+    this.#pid?.release();
+    this.#pid = null;
+    for (const waiter of this.#stopWaiters.splice(0)) waiter(forced);
+    for (const replies of this.#pendingReloads.values()) {
+      for (const reply of replies) reply({ id: 0, type: 'error', error: { code: 'E_NOT_RUNNING', message: 'the gateway stopped before the reload finished' } });
+    }
+    this.#pendingReloads.clear();
+    this.#control?.close();
+    this.#control = null;
+    this.#sd.close();
+    await Promise.race([Promise.all(this.#outputsClosed), new Promise((resolve) => setTimeout(resolve, 2_000).unref())]);
+    await this.#sink?.close();
+    this.#sink = null;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The gateway as a Lifecycle service: loads the config, owns the HTTP server and the current
+ * snapshot, applies reloads atomically (or rejects them whole), and drains on stop.
+ */
+import { createServer, type Server } from 'node:http';
+import { AppError, toErrorReport } from '../shared/errors.ts';
+import type { ConfigInfo, ListenInfo, ReloadSource, ReloadVerdict } from '../shared/ipc.ts';
+import type { ServerLaunch } from '../shared/launch.ts';
+import { createLogger, type AppLogger } from '../shared/logger.ts';
+import { loadConfig, type LoadedConfig } from '../shared/config/load.ts';
+import type { Output } from './output.ts';
+import { createRequestHandler } from './http/handler.ts';
+import { RequestTracker } from './http/tracker.ts';
+import type { Service, ShutdownOptions, ShutdownResult } from './lifecycle.ts';
+import { listen } from './listen.ts';
+import { buildSnapshot, changedSections, type Snapshot } from './snapshot.ts';
+
+export class Gateway implements Service {
+  snapshot: Snapshot | null = null;
+  logger: AppLogger;
+  /** False until listening and again from the start of a stop: /readyz reports it. */
+  ready = false;
+  #server: Server | null = null;
+  #tracker: RequestTracker | null = null;
+  #listen: ListenInfo | null = null;
+
+  constructor(private readonly launch: ServerLaunch, readonly output: Output, bootLogger: AppLogger) {
+    this.logger = bootLogger;
+  }
+
+  #load(): LoadedConfig {
+    return loadConfig({ path: this.launch.configPath ?? undefined, overrides: this.launch.overrides });
+  }
+
+  async start(): Promise<{ listen: ListenInfo; config: ConfigInfo }> {
+    const loaded = this.#load();
+    this.#useLogger(loaded);
+    this.snapshot = buildSnapshot(loaded, 1, null);
+    const config = loaded.config;
+    const server = createServer({
+      headersTimeout: config.server.headerTimeout,
+      requestTimeout: 0,
+      keepAliveTimeout: config.server.keepAliveTimeout,
+    });
+    this.#server = server;
+    this.#tracker = new RequestTracker(server);
+    server.on('request', createRequestHandler(this, this.#tracker));
+    // A client that sends garbage gets a 400 and a closed socket, never a crash.
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (socket.writable && error.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    this.#listen = await listen(server, { host: config.listen.host, port: config.listen.port });
+    this.ready = true;
+    return { listen: this.#listen, config: this.#configInfo() };
+  }
+
+  #configInfo(): ConfigInfo {
+    const s = this.snapshot as Snapshot;
+    return { generation: s.generation, hash: s.hash, path: s.path };
+  }
+
+  #useLogger(loaded: LoadedConfig): void {
+    const { level, format } = loaded.config.log;
+    this.logger = createLogger({ name: 'server', level, format, write: (line) => this.output.line(line) });
+  }
+
+  async reload(source: ReloadSource): Promise<ReloadVerdict> {
+    const current = this.snapshot as Snapshot;
+    const at = new Date().toISOString();
+    try {
+      const loaded = this.#load();
+      const before = current.config;
+      const after = loaded.config;
+      if (after.listen.host !== before.listen.host || after.listen.port !== before.listen.port) {
+        throw new AppError('E_RELOAD_REJECTED', `the listen address cannot change on reload (${before.listen.host}:${before.listen.port} → ${after.listen.host}:${after.listen.port}); restart ai-proxy to apply it`);
+      }
+      if (after.pidFile !== before.pidFile) {
+        throw new AppError('E_RELOAD_REJECTED', 'pid-file cannot change on reload; restart ai-proxy to apply it');
+      }
+      if (loaded.hash === current.hash) {
+        return { ok: true, source, at, generation: current.generation, hash: current.hash, changed: [] };
+      }
+      const next = buildSnapshot(loaded, current.generation + 1, current);
+      this.snapshot = next;
+      if (after.log.level !== before.log.level || after.log.format !== before.log.format) this.#useLogger(loaded);
+      return { ok: true, source, at, generation: next.generation, hash: next.hash, changed: changedSections(before, after) };
+    } catch (error) {
+      return { ok: false, source, at, generation: current.generation, hash: current.hash, error: toErrorReport(error) };
+    }
+  }
+
+  async stop(options: ShutdownOptions, onDraining: (inFlight: number) => void): Promise<ShutdownResult> {
+    this.ready = false;
+    const tracker = this.#tracker;
+    if (tracker === null) return { forced: false };
+    // Load balancers see /readyz fail and stop sending before the listener closes.
+    if (options.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+    onDraining(tracker.inFlight);
+    const result = await tracker.drain(options.timeoutMs);
+    await this.snapshot?.upstreams.close();
+    return result;
+  }
+
+  force(): void {
+    this.#tracker?.force();
+  }
+}

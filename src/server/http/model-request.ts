@@ -1,0 +1,276 @@
+/**
+ * One model request, end to end: authenticate, read and parse the body once, resolve the model,
+ * then walk the attempt plan (credentials → providers → fallback models) until an upstream
+ * answers. Nothing reaches the client before an attempt has succeeded or the plan is done, so
+ * every retry happens before the first byte (DESIGN §8). Same-family bodies are forwarded as the
+ * original bytes unless the model id must be rewritten.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errors as undiciErrors, request as undiciRequest, type Dispatcher } from 'undici';
+import { extractKey } from '../auth/extract-key.ts';
+import { allowsModel, type Client } from '../auth/client-keys.ts';
+import { rateLimitHeaders } from '../auth/rate-limit.ts';
+import { applyCredential, familyOf, upstreamUrl } from '../providers/catalog.ts';
+import { serveMock } from '../providers/mock.ts';
+import { upstreamRequestHeaders, clientResponseHeaders } from '../proxy/headers.ts';
+import { relay } from '../proxy/relay.ts';
+import { createAttemptPlan, type Attempt } from '../routing/attempt-plan.ts';
+import type { ResolvedModel } from '../routing/model-table.ts';
+import { SUCCESS, type UpstreamOutcome } from '../routing/outcome.ts';
+import type { Snapshot } from '../snapshot.ts';
+import type { AccessRecord } from './access-log.ts';
+import { readBody } from './body.ts';
+import { sendError } from './respond.ts';
+import type { ModelRoute } from './routes.ts';
+import { extractUsage } from './usage.ts';
+
+/** Error bodies are read to classify and relay them; more than this is not an error message. */
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+export interface ModelRequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  snapshot: Snapshot;
+  route: ModelRoute;
+  /** The model id from the URL (Gemini), else null. */
+  urlModel: string | null;
+  /** Aborted when the gateway forces its shutdown. */
+  shutdown: AbortSignal;
+  record: AccessRecord;
+  onStream: (open: boolean) => void;
+}
+
+export async function handleModelRequest(ctx: ModelRequestContext): Promise<void> {
+  const { req, res, snapshot, route, record } = ctx;
+  const format = route.client;
+
+  const auth = snapshot.clients.authenticate(extractKey(req.headers, req.url ?? '')?.key ?? null);
+  if (!auth.ok) {
+    const message =
+      auth.reason === 'missing'
+        ? 'No API key provided. Send your ai-proxy client key as "Authorization: Bearer <key>", "x-api-key" or "x-goog-api-key".'
+        : auth.reason === 'expired'
+          ? 'This API key has expired.'
+          : 'Invalid API key.';
+    return sendError(res, format, 401, message, { code: 'invalid_api_key' });
+  }
+  const client = auth.client;
+  record.client = client.name;
+
+  const limit = snapshot.limits.check(client, Date.now());
+  const limitHeaders = limit.requests === null && limit.tokens === null ? null : rateLimitHeaders(limit);
+  if (!limit.allowed) {
+    return sendError(res, format, 429, `Rate limit exceeded for key '${client.name}' (${limit.limitedBy === 'tokens' ? 'tokens' : 'requests'} per minute); retry in ${limit.retryAfterSeconds}s.`, {
+      code: 'rate_limit_exceeded',
+      retryAfterSeconds: limit.retryAfterSeconds,
+      headers: limitHeaders ?? {},
+    });
+  }
+  if (limitHeaders !== null) for (const name in limitHeaders) res.setHeader(name, limitHeaders[name] as string);
+
+  const read = await readBody(req, snapshot.config.server.bodyLimit);
+  if (!read.ok) return sendError(res, format, read.status, read.message);
+  let body: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(read.body.toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('expected a JSON object');
+    body = parsed as Record<string, unknown>;
+  } catch (error) {
+    return sendError(res, format, 400, `The request body is not valid JSON: ${(error as Error).message}`);
+  }
+
+  const model = ctx.urlModel ?? body.model;
+  if (typeof model !== 'string' || model === '') return sendError(res, format, 400, 'The request needs a "model" (a string naming the model to use).', { param: 'model' });
+  record.model = model;
+  if (!allowsModel(client, model)) return sendError(res, format, 403, `The key '${client.name}' may not use the model '${model}'.`, { code: 'model_not_allowed' });
+
+  const resolution = snapshot.models.resolve(model);
+  if (!resolution.ok) return sendError(res, format, 404, resolution.message, { code: 'model_not_found' });
+  const servable = servableBy(resolution, route);
+  if (servable === null) {
+    return sendError(res, format, 400, `The model '${model}' is served by a provider that does not speak the ${route.family} API of ${req.url?.split('?')[0]}; use that provider's own endpoint.`);
+  }
+  const stream = body.stream === true || route.endpoint === 'stream-generate-content';
+  const fallbacks = snapshot.models.fallbacks(resolution.requested).filter((id) => allowsModel(client, id));
+  const plan = createAttemptPlan({ resolution: servable, table: snapshot.models, fallbacks, pool: snapshot.credentials, policy: snapshot.retry });
+
+  let step = plan.next();
+  let lastError: { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer } | null = null;
+  while (!step.done) {
+    if (step.delayMs > 0) await sleep(step.delayMs, ctx.shutdown);
+    if (res.destroyed || ctx.shutdown.aborted) return;
+    record.attempts = step.number;
+    const attempt: Attempt = step;
+    res.setHeader('x-ai-proxy-attempts', String(attempt.number));
+    if (attempt.candidate.provider.type === 'mock') {
+      setServedBy(res, record, attempt);
+      const mock = await serveMock(attempt.candidate.provider.config, { route, model: attempt.candidate.upstreamModel, body, stream, signal: abortOnClose(res, ctx.shutdown) }, res);
+      record.inputTokens = mock.inputTokens;
+      record.outputTokens = mock.outputTokens;
+      recordTokens(snapshot, client, mock.inputTokens + mock.outputTokens);
+      return;
+    }
+    const outcome = await tryUpstream(ctx, attempt, body, read.body, stream, client);
+    if (outcome.kind === 'relayed') return;
+    if (outcome.kind === 'http') lastError = { status: outcome.status, headers: outcome.headers, body: outcome.body };
+    else lastError = null;
+    step = plan.next(outcome.outcome, { firstByteSent: false });
+  }
+
+  record.attempts = step.attempts;
+  if (step.reason === 'unavailable') {
+    return sendError(res, format, 503, `Every upstream credential for '${model}' is cooling down after errors; retry later.`, { kind: 'overloaded', ...(step.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: step.retryAfterSeconds }) });
+  }
+  if (lastError !== null) {
+    // The upstream's own answer, in the client's own format (same family): relay it as it came.
+    res.statusCode = lastError.status;
+    const headers = clientResponseHeaders(lastError.headers);
+    for (const name in headers) res.setHeader(name, headers[name] as string | string[]);
+    res.setHeader('content-length', lastError.body.length);
+    res.end(lastError.body);
+    return;
+  }
+  sendError(res, format, step.status, `No upstream could serve '${model}': ${step.message}`);
+}
+
+type TryResult =
+  | { kind: 'relayed' }
+  | { kind: 'http'; outcome: UpstreamOutcome; status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
+  | { kind: 'failed'; outcome: UpstreamOutcome };
+
+async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Record<string, unknown>, raw: Buffer, stream: boolean, client: Client): Promise<TryResult> {
+  const { req, res, snapshot, route, record } = ctx;
+  const provider = attempt.candidate.provider.config;
+  const upstreamModel = attempt.candidate.upstreamModel;
+  const dispatcher = snapshot.upstreams.dispatcher(provider.name) as Dispatcher;
+  const headers = upstreamRequestHeaders(req.headers, provider.headers);
+  const key = attempt.credential.secret();
+  applyCredential(provider.type, headers, key === '' ? null : key, provider.anthropicVersion);
+  headers['content-type'] = 'application/json';
+  // Forward the client's bytes untouched unless the model id must change (Gemini keeps it in the URL).
+  const payload = route.family === 'gemini' || body.model === upstreamModel ? raw : Buffer.from(JSON.stringify({ ...body, model: upstreamModel }));
+
+  const abort = new AbortController();
+  const onClose = (): void => abort.abort(new Error('client disconnected'));
+  res.once('close', onClose);
+  const onShutdown = (): void => abort.abort(new Error('the gateway is shutting down'));
+  ctx.shutdown.addEventListener('abort', onShutdown, { once: true });
+  const cleanup = (): void => {
+    res.off('close', onClose);
+    ctx.shutdown.removeEventListener('abort', onShutdown);
+  };
+
+  let response: Dispatcher.ResponseData;
+  const sentAt = Date.now();
+  try {
+    response = await undiciRequest(upstreamUrl(provider, route, upstreamModel, stream), {
+      method: 'POST',
+      headers,
+      body: payload,
+      dispatcher,
+      signal: abort.signal,
+    });
+  } catch (error) {
+    cleanup();
+    if (abort.signal.aborted) return { kind: 'relayed' };
+    const timeout = error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError || error instanceof undiciErrors.BodyTimeoutError;
+    return { kind: 'failed', outcome: timeout ? { kind: 'timeout' } : { kind: 'network', error } };
+  }
+
+  if (response.statusCode >= 400) {
+    const errorBody = await readLimited(response.body, ERROR_BODY_LIMIT);
+    cleanup();
+    const outcome: UpstreamOutcome = { kind: 'http', status: response.statusCode, headers: response.headers, body: errorBody.toString('utf8') };
+    setServedBy(res, record, attempt);
+    return { kind: 'http', outcome, status: response.statusCode, headers: response.headers, body: errorBody };
+  }
+
+  // Success: from here on the client has this response; no retry can follow.
+  setServedBy(res, record, attempt);
+  snapshot.credentials.report(attempt.credential, SUCCESS);
+  res.statusCode = response.statusCode;
+  const outHeaders = clientResponseHeaders(response.headers);
+  for (const name in outHeaders) res.setHeader(name, outHeaders[name] as string | string[]);
+  const contentType = String(response.headers['content-type'] ?? '');
+  const eventStream = contentType.startsWith('text/event-stream');
+  if (eventStream) {
+    res.removeHeader('content-length');
+    ctx.onStream(true);
+  }
+  res.flushHeaders();
+  cleanup();
+  const result = await relay(response.body, res, {
+    format: route.client,
+    keepAliveMs: snapshot.config.server.streamKeepalive,
+    eventStream,
+    abortUpstream: (reason) => abort.abort(reason),
+    shutdown: ctx.shutdown,
+  });
+  if (eventStream) ctx.onStream(false);
+  record.ttfbMs = result.firstByteAt === 0 ? null : result.firstByteAt - sentAt;
+  record.bytes = result.bytes;
+  record.outcome = result.outcome;
+  const usage = extractUsage(result.tail);
+  if (usage !== null) {
+    record.inputTokens = usage.input;
+    record.outputTokens = usage.output;
+    recordTokens(snapshot, client, usage.input + usage.output);
+  }
+  return { kind: 'relayed' };
+}
+
+function setServedBy(res: ServerResponse, record: AccessRecord, attempt: Attempt): void {
+  record.provider = attempt.candidate.provider.name;
+  record.upstreamModel = attempt.candidate.upstreamModel;
+  if (!res.headersSent) {
+    res.setHeader('x-ai-proxy-provider', attempt.candidate.provider.name);
+    res.setHeader('x-ai-proxy-model', attempt.candidate.upstreamModel);
+  }
+}
+
+function recordTokens(snapshot: Snapshot, client: Client, tokens: number): void {
+  if (client.tpm !== null && tokens > 0) snapshot.limits.recordTokens(client, tokens, Date.now());
+}
+
+/** Candidates that can take this route without translation: the same API family, or the mock. */
+function servableBy(resolution: ResolvedModel, route: ModelRoute): ResolvedModel | null {
+  const candidates = resolution.candidates.filter((c) => {
+    const family = familyOf(c.provider.type);
+    return family === 'any' || family === route.family;
+  });
+  if (candidates.length === 0) return null;
+  return candidates.length === resolution.candidates.length ? resolution : { ...resolution, candidates };
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (size + chunk.length > limit) {
+      chunks.push(chunk.subarray(0, limit - size));
+      body.destroy();
+      break;
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return Buffer.concat(chunks);
+}
+
+function abortOnClose(res: ServerResponse, shutdown: AbortSignal): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => controller.abort());
+  shutdown.addEventListener('abort', () => controller.abort(), { once: true });
+  return controller.signal;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+

@@ -1,0 +1,92 @@
+/**
+ * Connections and requests in flight, for the graceful stop (DESIGN §2): stop accepting, let
+ * in-flight requests and streams finish, close idle keep-alive connections as they become idle,
+ * and at the deadline abort what is left (each request's signal lets a stream end with an error
+ * event in its client's format) and destroy the sockets.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+export class RequestTracker {
+  #inFlight = 0;
+  #streams = 0;
+  #draining = false;
+  readonly #sockets = new Set<Socket>();
+  readonly #aborts = new Set<AbortController>();
+  #onIdle: (() => void) | null = null;
+
+  constructor(private readonly server: Server) {
+    server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  get streams(): number {
+    return this.#streams;
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Registers a request; the returned signal aborts when the stop is forced. */
+  begin(req: IncomingMessage, res: ServerResponse): AbortSignal {
+    this.#inFlight++;
+    const abort = new AbortController();
+    this.#aborts.add(abort);
+    if (this.#draining) res.shouldKeepAlive = false;
+    res.once('close', () => {
+      this.#inFlight--;
+      this.#aborts.delete(abort);
+      if (this.#draining) {
+        // The connection this request used is idle now: close it rather than keep it alive.
+        req.socket.destroySoon?.();
+        this.server.closeIdleConnections();
+        if (this.#inFlight === 0) this.#onIdle?.();
+      }
+    });
+    return abort.signal;
+  }
+
+  streamStarted(): void {
+    this.#streams++;
+  }
+
+  streamEnded(): void {
+    this.#streams--;
+  }
+
+  /** Stop accepting and wait for in-flight requests; resolves `forced: true` if the deadline cut some. */
+  drain(timeoutMs: number): Promise<{ forced: boolean }> {
+    this.#draining = true;
+    this.server.close();
+    this.server.closeIdleConnections();
+    return new Promise((resolve) => {
+      const done = (forced: boolean): void => {
+        clearTimeout(timer);
+        this.#onIdle = null;
+        if (forced) this.force();
+        for (const socket of this.#sockets) socket.destroy();
+        resolve({ forced });
+      };
+      const timer = setTimeout(() => done(this.#inFlight > 0), timeoutMs);
+      this.#onIdle = () => done(false);
+      if (this.#inFlight === 0) done(false);
+    });
+  }
+
+  /** Abort every request now; streams end with an error event, then their sockets are destroyed. */
+  force(): void {
+    this.#draining = true;
+    for (const abort of this.#aborts) abort.abort(new Error('the gateway is shutting down'));
+    setImmediate(() => {
+      this.server.closeAllConnections();
+      for (const socket of this.#sockets) socket.destroy();
+    });
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * Header hygiene at the proxy boundary: hop-by-hop headers never cross (RFC 9110 §7.6.1), the
+ * client's credentials are never forwarded upstream, and upstream cookies never reach clients.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+
+/** Request headers that never go upstream. */
+const dropRequest = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'host', 'content-length', 'expect',
+  // The client's own credentials: the upstream gets the provider's key instead.
+  'authorization', 'x-api-key', 'x-goog-api-key', 'cookie',
+  // Bytes must arrive as sent so streams can be relayed, inspected and translated.
+  'accept-encoding',
+]);
+
+/** Response headers that never go back to the client. */
+const dropResponse = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'set-cookie',
+]);
+
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, extra: Readonly<Record<string, string>>): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const named = new Set((incoming.connection ?? '').split(',').map((s) => s.trim().toLowerCase()));
+  for (const name in incoming) {
+    if (dropRequest.has(name) || named.has(name) || name.startsWith('x-ai-proxy-')) continue;
+    const value = incoming[name];
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  for (const name in extra) headers[name.toLowerCase()] = extra[name] as string;
+  headers['accept-encoding'] = 'identity';
+  return headers;
+}
+
+export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (const name in upstream) {
+    if (dropResponse.has(name)) continue;
+    const value = upstream[name];
+    if (value !== undefined) headers[name] = value;
+  }
+  return headers;
+}

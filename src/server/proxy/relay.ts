@@ -1,0 +1,136 @@
+/**
+ * Relays an upstream response to the client as it arrives (DESIGN §8): every chunk is written
+ * the moment it is read, never batched. While an upstream SSE stream is silent, keep-alive
+ * comments are sent, but only at an event boundary, so they can never land inside an event. If
+ * the upstream fails mid-stream the client's stream ends with an error event in its own format,
+ * never a fake success; if the client goes away the upstream request is aborted at once.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { streamError, type ClientFormat } from '../errors/client-error.ts';
+
+export interface RelayOptions {
+  format: ClientFormat;
+  /** SSE keep-alive interval in ms; 0 disables. */
+  keepAliveMs: number;
+  /** Whether the response is an event stream (keep-alives and error events apply). */
+  eventStream: boolean;
+  /** Aborts the upstream request. */
+  abortUpstream: (reason: Error) => void;
+  /** Aborted when the gateway forces its shutdown. */
+  shutdown: AbortSignal;
+}
+
+export interface RelayResult {
+  /** Bytes written to the client. */
+  bytes: number;
+  /** Time of the first byte written, ms since epoch; 0 if none. */
+  firstByteAt: number;
+  /** The last few KB of the body, where the final usage numbers are. */
+  tail: string;
+  /** How the relay ended. */
+  outcome: 'complete' | 'client-gone' | 'upstream-failed' | 'shutdown';
+}
+
+const TAIL_BYTES = 4096;
+const KEEPALIVE = ': keep-alive\n\n';
+
+/** Whether written output now ends at an SSE event boundary ("\n\n" or "\r\n\r\n"). */
+function endsEvent(previousLast: number, chunk: Buffer): boolean {
+  const n = chunk.length;
+  if (n === 0 || chunk[n - 1] !== 0x0a) return false;
+  const before = n >= 2 ? chunk[n - 2] : previousLast;
+  if (before === 0x0a) return true;
+  return before === 0x0d && n >= 3 && chunk[n - 3] === 0x0a;
+}
+
+export function relay(body: Readable, res: ServerResponse, options: RelayOptions): Promise<RelayResult> {
+  return new Promise((resolve) => {
+    let bytes = 0;
+    let firstByteAt = 0;
+    // The last chunks, by reference (no copies on the hot path); decoded once at the end.
+    const tailChunks: Buffer[] = [];
+    let tailBytes = 0;
+    let lastByte = 0x0a;
+    let atBoundary = true;
+    let finished = false;
+    let timer: NodeJS.Timeout | null = null;
+
+    const armKeepAlive = (): void => {
+      if (!options.eventStream || options.keepAliveMs <= 0) return;
+      if (timer !== null) timer.refresh();
+      else
+        timer = setTimeout(function tick() {
+          if (atBoundary && !res.destroyed) res.write(KEEPALIVE);
+          timer = setTimeout(tick, options.keepAliveMs);
+        }, options.keepAliveMs);
+    };
+
+    const finish = (outcome: RelayResult['outcome']): void => {
+      if (finished) return;
+      finished = true;
+      if (timer !== null) clearTimeout(timer);
+      res.off('close', onClientClose);
+      options.shutdown.removeEventListener('abort', onShutdown);
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      resolve({ bytes, firstByteAt, tail: Buffer.concat(tailChunks).toString('utf8'), outcome });
+    };
+
+    const onData = (chunk: Buffer): void => {
+      if (firstByteAt === 0) firstByteAt = Date.now();
+      bytes += chunk.length;
+      atBoundary = endsEvent(lastByte, chunk);
+      lastByte = chunk[chunk.length - 1] ?? lastByte;
+      tailChunks.push(chunk);
+      tailBytes += chunk.length;
+      while (tailChunks.length > 1 && tailBytes - (tailChunks[0] as Buffer).length >= TAIL_BYTES) tailBytes -= (tailChunks.shift() as Buffer).length;
+      if (!res.write(chunk)) {
+        // Backpressure: a slow client slows the upstream read instead of growing our memory.
+        body.pause();
+        res.once('drain', () => body.resume());
+      }
+      armKeepAlive();
+    };
+    const onEnd = (): void => {
+      res.end();
+      finish('complete');
+    };
+    const onError = (error: Error): void => {
+      if (finished) return;
+      if (options.eventStream && !res.destroyed) {
+        if (!atBoundary) res.write('\n\n');
+        res.end(streamError(options.format, 502, `upstream stream failed: ${error.message}`));
+      } else {
+        res.destroy();
+      }
+      finish('upstream-failed');
+    };
+    const onClientClose = (): void => {
+      if (finished) return;
+      options.abortUpstream(new Error('client disconnected'));
+      body.destroy();
+      finish('client-gone');
+    };
+    const onShutdown = (): void => {
+      if (finished) return;
+      options.abortUpstream(new Error('the gateway is shutting down'));
+      body.destroy();
+      if (options.eventStream && !res.destroyed) {
+        if (!atBoundary) res.write('\n\n');
+        res.end(streamError(options.format, 503, 'the gateway is shutting down; the stream was cut at its shutdown deadline'));
+      } else {
+        res.destroy();
+      }
+      finish('shutdown');
+    };
+
+    body.on('data', onData);
+    body.on('end', onEnd);
+    body.on('error', onError);
+    res.on('close', onClientClose);
+    options.shutdown.addEventListener('abort', onShutdown, { once: true });
+    armKeepAlive();
+  });
+}

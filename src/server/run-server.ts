@@ -1,0 +1,110 @@
+/**
+ * Wires the server process: the gateway's Lifecycle, its observers (IPC to the launcher, the
+ * log), the launcher's orders, signals sent straight to this process, and the config watcher.
+ * A server whose launcher is gone (IPC channel closed) shuts down by itself: no orphans, ever.
+ */
+import { describeReport } from '../shared/errors.ts';
+import { ExitCode } from '../shared/exit-codes.ts';
+import type { LauncherMessage, ServerMessage } from '../shared/ipc.ts';
+import type { ServerLaunch } from '../shared/launch.ts';
+import { createLogger } from '../shared/logger.ts';
+import { routeSignals } from '../shared/signals.ts';
+import { ConfigWatcher } from './config-watch.ts';
+import { Gateway } from './gateway.ts';
+import { Lifecycle, type LifecycleEvent } from './lifecycle.ts';
+import { Output } from './output.ts';
+
+/** Once the launcher is gone, in-flight work gets this long: the launcher's deadline no longer protects anything. */
+const ORPHAN_SHUTDOWN_MS = 1_500;
+
+export async function runServer(launch: ServerLaunch): Promise<void> {
+  const output = new Output();
+  // Until the config is loaded, log at info in text; the gateway switches to the configured format.
+  const logger = createLogger({ name: 'server', level: 'info', format: 'text', write: (line) => output.line(line) });
+  const gateway = new Gateway(launch, output, logger);
+  const lifecycle = new Lifecycle(gateway);
+  const send = (message: ServerMessage): void => {
+    if (process.send !== undefined && process.connected) process.send(message, () => undefined);
+  };
+
+  lifecycle.observe((event) => {
+    const message = toMessage(event);
+    if (message !== null) send(message);
+  });
+  lifecycle.observe((event) => {
+    const log = gateway.logger;
+    if (event.type === 'fatal') log.fatal(`cannot start: ${describeReport(event.error)}`);
+    else if (event.type === 'stopped') log.info(event.forced ? 'stopped (forced: in-flight requests were cut at the deadline)' : 'stopped');
+    else if (event.type === 'draining' && event.inFlight > 0) log.info(`draining: ${event.inFlight} requests in flight`);
+  });
+
+  const exitAfter = (promise: Promise<{ forced: boolean }>): void => {
+    void promise.then(({ forced }) => process.exit(forced ? ExitCode.FORCED : ExitCode.OK));
+  };
+  const shutdownFromConfig = (reason: string): void => {
+    const config = gateway.snapshot?.config;
+    exitAfter(lifecycle.shutdown({ timeoutMs: config?.shutdownTimeout ?? 30_000, delayMs: config?.shutdownDelay ?? 0 }, reason));
+  };
+
+  process.on('message', (message: LauncherMessage) => {
+    switch (message.t) {
+      case 'reload':
+        void lifecycle.reload(message.source, message.id);
+        return;
+      case 'shutdown':
+        exitAfter(lifecycle.shutdown({ timeoutMs: message.timeoutMs, delayMs: message.delayMs }, 'launcher'));
+        return;
+      case 'force':
+        exitAfter(lifecycle.force('launcher'));
+        return;
+      case 'ping':
+        send({ t: 'pong', id: message.id });
+        return;
+    }
+  });
+  process.on('disconnect', () => {
+    logger.warn('the launcher is gone (IPC channel closed); shutting down');
+    exitAfter(lifecycle.shutdown({ timeoutMs: ORPHAN_SHUTDOWN_MS, delayMs: 0 }, 'launcher gone'));
+  });
+  // Signals sent straight to the server (e.g. `systemctl kill`) take the launcher's paths.
+  routeSignals((signal) => {
+    if (signal === 'SIGTERM' || signal === 'SIGINT') shutdownFromConfig(signal);
+    else if (signal === 'SIGHUP') void lifecycle.reload('signal');
+    else gateway.logger.info(`${signal} is handled by the launcher; ignored by the server`);
+  });
+  process.on('uncaughtException', (error) => {
+    gateway.logger.fatal(`server bug, exiting: ${error.stack ?? error.message}`);
+    process.exit(ExitCode.FAILURE);
+  });
+
+  if (!(await lifecycle.start())) {
+    process.exitCode = ExitCode.FAILURE;
+    // Let the fatal message reach the launcher before the channel closes.
+    setTimeout(() => process.exit(ExitCode.FAILURE), 50).unref();
+    if (process.connected) process.disconnect();
+    return;
+  }
+  const path = gateway.snapshot?.path ?? null;
+  if (path !== null && gateway.snapshot?.config.watchConfig) {
+    new ConfigWatcher(path, () => gateway.snapshot?.fileHash ?? null, () => void lifecycle.reload('watch'), logger).start();
+  }
+}
+
+function toMessage(event: LifecycleEvent): ServerMessage | null {
+  switch (event.type) {
+    case 'ready':
+      return { t: 'ready', listen: event.listen, config: event.config };
+    case 'fatal':
+      return { t: 'fatal', error: event.error };
+    case 'reloading':
+      return { t: 'reloading', id: event.id, source: event.source };
+    case 'reloaded':
+      return { t: 'reloaded', id: event.id, verdict: event.verdict };
+    case 'draining':
+      return { t: 'draining', inFlight: event.inFlight };
+    case 'stopping':
+    case 'stopped':
+      // The launcher ordered the stop and learns its end from the exit code.
+      return null;
+  }
+}

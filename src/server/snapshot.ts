@@ -1,0 +1,57 @@
+/**
+ * Everything a request needs from the config, built once per generation and swapped atomically
+ * on reload (DESIGN §3): a request reads `gateway.snapshot` once and finishes on that object,
+ * whatever reloads happen meanwhile. State that must outlive a reload (credential cooldowns,
+ * rate-limit windows, upstream connection pools) is carried over from the previous snapshot.
+ */
+import type { LoadedConfig } from '../shared/config/load.ts';
+import type { Config } from '../shared/config/schema.ts';
+import { AdminKey } from './auth/admin-key.ts';
+import { ClientKeys } from './auth/client-keys.ts';
+import { RateLimiter } from './auth/rate-limit.ts';
+import { UpstreamPool } from './proxy/upstream-pool.ts';
+import { CredentialPool } from './routing/credentials.ts';
+import { ModelTable } from './routing/model-table.ts';
+import { retryPolicy, type RetryPolicy } from './routing/retry.ts';
+
+export interface Snapshot {
+  readonly generation: number;
+  readonly hash: string;
+  readonly fileHash: string | null;
+  readonly path: string | null;
+  readonly config: Config;
+  readonly models: ModelTable;
+  readonly upstreams: UpstreamPool;
+  readonly credentials: CredentialPool;
+  readonly retry: RetryPolicy;
+  readonly clients: ClientKeys;
+  readonly limits: RateLimiter;
+  readonly admin: AdminKey;
+}
+
+export function buildSnapshot(loaded: LoadedConfig, generation: number, previous: Snapshot | null): Snapshot {
+  const config = loaded.config;
+  return {
+    generation,
+    hash: loaded.hash,
+    fileHash: loaded.fileHash,
+    path: loaded.path,
+    config,
+    models: new ModelTable(config),
+    upstreams: UpstreamPool.build(config.providers, previous?.upstreams ?? null),
+    credentials: previous === null ? new CredentialPool(config) : previous.credentials.rebuild(config),
+    retry: retryPolicy(config),
+    clients: new ClientKeys(config.clientKeys),
+    limits: previous === null ? new RateLimiter(config.clientKeys) : previous.limits.rebuild(config.clientKeys),
+    admin: new AdminKey(config.admin.key),
+  };
+}
+
+/** The top-level config sections that differ between two generations, for the reload verdict. */
+export function changedSections(before: Config, after: Config): string[] {
+  const changed: string[] = [];
+  for (const key of Object.keys(after) as Array<keyof Config>) {
+    if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) changed.push(key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
+  }
+  return changed;
+}

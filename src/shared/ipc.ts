@@ -1,0 +1,55 @@
+/**
+ * Messages on the two IPC channels (DESIGN §1):
+ *   server ⇄ launcher   (child_process.fork channel)
+ *   launcher → `run -d` (the detached launcher reports its fate to the command that started it)
+ * Plain JSON objects tagged by `t`; both sides switch on it exhaustively.
+ */
+import type { ErrorReport } from './errors.ts';
+
+export interface ListenInfo {
+  host: string;
+  port: number;
+  url: string;
+}
+
+export interface ConfigInfo {
+  generation: number;
+  hash: string;
+  path: string | null;
+}
+
+export type ReloadSource = 'control' | 'signal' | 'watch';
+
+export interface ReloadVerdict {
+  ok: boolean;
+  source: ReloadSource;
+  at: string;
+  generation: number;
+  hash: string;
+  /** Set when rejected: why. */
+  error?: ErrorReport;
+  /** Set when applied: keys that changed, e.g. ['providers', 'client-keys']. */
+  changed?: string[];
+}
+
+export type ServerMessage =
+  | { t: 'ready'; listen: ListenInfo; config: ConfigInfo }
+  | { t: 'fatal'; error: ErrorReport }
+  | { t: 'reloading'; id: number | null; source: ReloadSource }
+  | { t: 'reloaded'; id: number | null; verdict: ReloadVerdict }
+  | { t: 'draining'; inFlight: number }
+  | { t: 'pong'; id: number };
+
+export type LauncherMessage =
+  | { t: 'reload'; id: number; source: ReloadSource }
+  | { t: 'shutdown'; timeoutMs: number; delayMs: number }
+  | { t: 'force' }
+  | { t: 'ping'; id: number };
+
+export type DaemonReport =
+  | { t: 'ready'; pid: number; url: string; pidFile: string; logFile: string | null }
+  | { t: 'failed'; error: ErrorReport };
+
+export function isServerMessage(value: unknown): value is ServerMessage {
+  return typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string';
+}
