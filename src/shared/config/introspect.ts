@@ -247,10 +247,12 @@ export function describeExpected(schema: Schema): string {
       return 'a map of settings';
     case 'record':
       return `a map of names to ${plural(describeExpected(def.valueType as Schema))}`;
-    case 'array':
-      return `a list of ${plural(describeExpected(def.element as Schema))}`;
+    case 'array': {
+      const each = describeExpected(def.element as Schema);
+      return each.includes(' or ') ? `a list, each entry ${each}` : `a list of ${plural(each)}`;
+    }
     case 'union':
-      return (def.options ?? []).map(describeExpected).join(' or ');
+      return (def.options ?? []).map(describeExpected).join(', or ');
     default:
       return 'a value';
   }
@@ -259,7 +261,6 @@ export function describeExpected(schema: Schema): string {
 /** "a string" → "strings", for "a list of strings". Only the phrases describeExpected makes. */
 function plural(phrase: string): string {
   if (phrase === 'a map of settings') return 'maps of settings';
-  if (phrase.includes(' or ')) return `(${phrase})`;
   return phrase.replace(/^an? (\S+)/, (_m, noun: string) => `${noun}s`);
 }
 

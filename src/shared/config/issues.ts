@@ -107,6 +107,10 @@ export function describeIssues(issues: readonly Issue[], tree: unknown, root: Sc
       case 'invalid_value': {
         if (custom) break;
         const allowed = (schema === undefined ? undefined : enumValues(schema)) ?? issue.values.map(String);
+        if (value === undefined) {
+          out.push({ path, message: `missing required key "${String(path[path.length - 1])}" (one of ${allowed.join(', ')})`, at: 'value' });
+          return;
+        }
         const guess = typeof value === 'string' ? closest(value, allowed) : undefined;
         out.push({ path, message: `expected one of ${allowed.join(', ')}${guess === undefined ? '' : `; did you mean "${guess}"?`}`, at: 'value' });
         return;
