@@ -101,6 +101,7 @@ const corpus: Record<string, Expected> = {
   '65-string-for-list.yaml': { code: 'E_CONFIG_INVALID', says: 'providers[0].models: expected a list, each entry a model id or glob', at: '4:13' },
   '66-log-format-unknown.yaml': { code: 'E_CONFIG_INVALID', says: 'log.format: expected one of text, json', at: '2:11' },
   '67-admin-key-short.yaml': { code: 'E_CONFIG_INVALID', says: 'admin.key: expected a key of at least 8 characters', at: '2:8' },
+  '68-unquoted-reference-in-flow-list.yaml': { code: 'E_CONFIG_PARSE', says: 'quote values that use ${…}: ["${VAR}"]', at: '4:17' },
 };
 
 function failure(run: () => unknown): AppError {

@@ -61,7 +61,7 @@ function isRoot(): boolean {
  * as is, existing or not (loading it reports it missing); a default that does not exist gives
  * `path: null`, which means the embedded default.
  */
-export function resolveConfigPath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): ResolvedConfigPath {
+export function resolveConfigPath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env, options: { root?: boolean } = {}): ResolvedConfigPath {
   if (explicit !== undefined && explicit !== '') {
     const path = resolve(explicit);
     return { path, explicit: true, source: '-c', candidate: path };
@@ -78,7 +78,7 @@ export function resolveConfigPath(explicit: string | undefined, env: NodeJS.Proc
   if (configurationDirectory !== undefined && configurationDirectory !== '') {
     candidate = join(configurationDirectory, CONFIG_FILE_NAME);
     source = 'CONFIGURATION_DIRECTORY';
-  } else if (isRoot()) {
+  } else if (options.root ?? isRoot()) {
     candidate = join('/etc/ai-proxy', CONFIG_FILE_NAME);
     source = 'system';
   } else {
@@ -167,7 +167,18 @@ export function parseConfigText(text: string, options: ParseOptions): { config: 
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true, strict: true, keepSourceTokens: false });
 
   const at = (p: Position | null): string => (p === null ? label : `${label}:${p.line}:${p.col}`);
-  const syntax = [...doc.errors, ...doc.warnings].map((e) => `${at(lineCounter.linePos(e.pos[0]))}: ${sanitizeYamlMessage(e.message)}`);
+  const lines = text.split('\n');
+  let hinted = false;
+  const syntax = [...doc.errors, ...doc.warnings].map((e) => {
+    const position = lineCounter.linePos(e.pos[0]);
+    let message = `${at(position)}: ${sanitizeYamlMessage(e.message)}`;
+    // `[${KEY}]` is the classic trap: in [ ] and { } a plain value cannot contain "{".
+    if (!hinted && /[[{][^"'#]*\$\{/.test(lines[position.line - 1] ?? '')) {
+      message += ' (inside [ ] or { }, quote values that use ${…}: ["${VAR}"])';
+      hinted = true;
+    }
+    return message;
+  });
   for (const alias of unresolvedAliases(doc)) syntax.push(`${at(lineCounter.linePos(alias.offset))}: alias *${alias.name} refers to an anchor that is not defined before it`);
   if (syntax.length > 0) throw new AppError('E_CONFIG_PARSE', `config ${label} is not valid YAML (${plural(syntax.length, 'error')})`, { details: capDetails(syntax) });
 
