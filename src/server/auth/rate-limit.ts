@@ -2,7 +2,9 @@
  * Per-client requests and tokens per minute, as GCRA (the generic cell rate algorithm): one
  * number per limit, the "theoretical arrival time" (TAT), instead of a log of timestamps. A limit
  * of N per minute admits a burst of N, then one every 60/N s — a token bucket of N refilling
- * over a minute, exactly, in O(1) time and memory.
+ * over a minute, exactly, in O(1) time and memory. Like OpenAI's own limits it replenishes
+ * continuously, so a minute that starts with a full bucket can see up to 2N; a strict "N in any
+ * 60 s" would need a log of N timestamps per client.
  *
  * Tokens are only known after the response (reported usage), so `recordTokens` moves the token
  * TAT afterwards, possibly into debt, and `check` refuses new requests while no token is left.
