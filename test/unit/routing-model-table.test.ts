@@ -247,3 +247,26 @@ describe('model table: fallbacks, listing, explain', () => {
     assert.match(excluded.message ?? '', /GET \/v1\/models/);
   });
 });
+
+describe('model table: the example in docs/routing.md', () => {
+  const table = new ModelTable(
+    config({
+      providers: [
+        { name: 'openai', type: 'openai', 'api-keys': key, models: ['gpt-4o', 'gpt-*'], exclude: ['gpt-4o-audio*'] },
+        { name: 'router', type: 'openai-compatible', 'base-url': 'https://openrouter.ai/api/v1', models: ['*'] },
+        { name: 'ollama', type: 'openai-compatible', 'base-url': 'http://127.0.0.1:11434/v1', prefix: 'local' },
+      ],
+      models: { aliases: { fast: 'gpt-4o-mini' }, fallbacks: { 'gpt-4o': ['claude-sonnet-4-5'] } },
+    }),
+  );
+
+  it('routes as the table there says', () => {
+    assert.deepEqual(route(table.resolve('gpt-4o')), ['openai:gpt-4o:exact', 'router:gpt-4o:glob']);
+    assert.deepEqual(route(table.resolve('fast')), ['openai:gpt-4o-mini:glob', 'router:gpt-4o-mini:glob']);
+    assert.deepEqual(route(table.resolve('gpt-4o-audio-preview')), ['router:gpt-4o-audio-preview:glob']);
+    assert.deepEqual(route(table.resolve('local/qwen3:8b')), ['ollama:qwen3:8b:any']);
+    assert.deepEqual(route(table.resolve('openai/gpt-oss-120b')), ['openai:gpt-oss-120b:glob']);
+    assert.deepEqual(route(table.resolve('openai/whisper-1')), ['router:openai/whisper-1:glob']);
+    assert.deepEqual(route(table.resolve('router/openai/gpt-oss-120b')), ['router:openai/gpt-oss-120b:glob']);
+  });
+});
