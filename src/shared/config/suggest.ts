@@ -38,5 +38,6 @@ export function closest(input: string, candidates: readonly string[]): string | 
     }
   }
   const limit = Math.max(1, Math.min(3, Math.floor(wanted.length / 3)));
-  return bestDistance <= limit ? best : undefined;
+  // Replacing every character is not a typo ("x" → "y").
+  return bestDistance <= limit && bestDistance < wanted.length ? best : undefined;
 }
