@@ -177,7 +177,8 @@ describe('unreadable and missing files', () => {
     const file = join(dir, 'xdg-is-a-file');
     writeFileSync(file, '');
     mkdirSync(join(dir, 'home'), { recursive: true });
-    const loaded = loadConfig({ env: { XDG_CONFIG_HOME: file, HOME: join(dir, 'home') } });
+    // CONFIGURATION_DIRECTORY comes before the root and user defaults, so this holds as root too.
+    const loaded = loadConfig({ env: { CONFIGURATION_DIRECTORY: file, XDG_CONFIG_HOME: file, HOME: join(dir, 'home') } });
     assert.equal(loaded.path, null);
   });
 });
@@ -204,7 +205,7 @@ describe('invalid overrides are named by their origin', () => {
   }
 
   test('an invalid override also fails the embedded default', () => {
-    const error = failure(() => loadConfig({ env: { HOME: '/nonexistent', XDG_CONFIG_HOME: '/nonexistent', AI_PROXY_PORT: '-3' } }));
+    const error = failure(() => loadConfig({ env: { CONFIGURATION_DIRECTORY: '/nonexistent', AI_PROXY_PORT: '-3' } }));
     assert.equal(error.code, 'E_CONFIG_INVALID');
     assert.ok(error.describe().includes('AI_PROXY_PORT: expected an integer from 0 to 65535'));
   });
