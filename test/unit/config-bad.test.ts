@@ -102,6 +102,7 @@ const corpus: Record<string, Expected> = {
   '66-log-format-unknown.yaml': { code: 'E_CONFIG_INVALID', says: 'log.format: expected one of text, json', at: '2:11' },
   '67-admin-key-short.yaml': { code: 'E_CONFIG_INVALID', says: 'admin.key: expected a key of at least 8 characters', at: '2:8' },
   '68-unquoted-reference-in-flow-list.yaml': { code: 'E_CONFIG_PARSE', says: 'quote values that use ${…}: ["${VAR}"]', at: '4:17' },
+  '69-self-referencing-alias.yaml': { code: 'E_CONFIG_INVALID', says: 'models.fallbacks.loop: refers to itself (a YAML alias inside its own anchor)', at: '4:11' },
 };
 
 function failure(run: () => unknown): AppError {

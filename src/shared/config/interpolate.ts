@@ -134,7 +134,22 @@ export interface PreparedTree {
 export function prepareTree(value: unknown, schema: Schema, ctx: InterpolationContext): PreparedTree {
   const problems: TreeProblem[] = [];
   const unresolved: PathSegment[][] = [];
+  // A YAML alias inside its own anchor (`a: &x [*x]`) makes a cycle; only the ancestors can close it.
+  const ancestors = new Set<object>();
   const walk = (node: unknown, nodeSchema: Schema | undefined, path: PathSegment[]): unknown => {
+    if (node !== null && typeof node === 'object') {
+      if (ancestors.has(node)) {
+        problems.push({ path, message: 'refers to itself (a YAML alias inside its own anchor)', needle: '*' });
+        unresolved.push(path);
+        return null;
+      }
+      ancestors.add(node);
+      try {
+        return walkCollection(node, nodeSchema, path);
+      } finally {
+        ancestors.delete(node);
+      }
+    }
     if (typeof node === 'string') {
       const result = interpolate(node, ctx);
       if (!result.ok) {
@@ -144,17 +159,17 @@ export function prepareTree(value: unknown, schema: Schema, ctx: InterpolationCo
       }
       return result.changed ? coerceScalar(result.value, nodeSchema) : result.value;
     }
-    if (Array.isArray(node)) return node.map((item, index) => walk(item, nodeSchema === undefined ? undefined : childSchema(nodeSchema, index), [...path, index]));
-    if (node !== null && typeof node === 'object') {
-      const settings = nodeSchema !== undefined && defOf(unwrap(nodeSchema)).type !== 'record';
-      const out: Record<string, unknown> = {};
-      for (const [key, child] of Object.entries(node)) {
-        if (child === null && settings) continue;
-        out[key] = walk(child, nodeSchema === undefined ? undefined : childSchema(nodeSchema, key), [...path, key]);
-      }
-      return out;
-    }
     return node;
+  };
+  const walkCollection = (node: object, nodeSchema: Schema | undefined, path: PathSegment[]): unknown => {
+    if (Array.isArray(node)) return node.map((item, index) => walk(item, nodeSchema === undefined ? undefined : childSchema(nodeSchema, index), [...path, index]));
+    const settings = nodeSchema !== undefined && defOf(unwrap(nodeSchema)).type !== 'record';
+    const out: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(node)) {
+      if (child === null && settings) continue;
+      out[key] = walk(child, nodeSchema === undefined ? undefined : childSchema(nodeSchema, key), [...path, key]);
+    }
+    return out;
   };
   return { value: walk(value, schema, []), problems, unresolved };
 }
