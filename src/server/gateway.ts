@@ -8,6 +8,7 @@ import type { ConfigInfo, ListenInfo, ReloadSource, ReloadVerdict } from '../sha
 import type { ServerLaunch } from '../shared/launch.ts';
 import { createLogger, type AppLogger } from '../shared/logger.ts';
 import { loadConfig, type LoadedConfig } from '../shared/config/load.ts';
+import { Metrics } from './observability/metrics.ts';
 import type { Output } from './output.ts';
 import { createRequestHandler } from './http/handler.ts';
 import { RequestTracker } from './http/tracker.ts';
@@ -23,9 +24,18 @@ export class Gateway implements Service {
   #server: Server | null = null;
   #tracker: RequestTracker | null = null;
   #listen: ListenInfo | null = null;
+  /** One registry for the process's life: counters survive reloads. */
+  readonly metrics: Metrics;
 
   constructor(private readonly launch: ServerLaunch, readonly output: Output, bootLogger: AppLogger) {
     this.logger = bootLogger;
+    this.metrics = new Metrics({
+      inFlight: () => this.#tracker?.inFlight ?? 0,
+      streams: () => this.#tracker?.streams ?? 0,
+      generation: () => this.snapshot?.generation ?? 0,
+      cooldowns: () => this.snapshot?.credentials.health() ?? [],
+      droppedLogLines: () => output.dropped,
+    });
   }
 
   #load(): LoadedConfig {
@@ -66,6 +76,12 @@ export class Gateway implements Service {
   }
 
   async reload(source: ReloadSource): Promise<ReloadVerdict> {
+    const verdict = this.#reload(source);
+    this.metrics.reloads.inc({ source, outcome: verdict.ok ? 'applied' : 'rejected' });
+    return verdict;
+  }
+
+  #reload(source: ReloadSource): ReloadVerdict {
     const current = this.snapshot as Snapshot;
     const at = new Date().toISOString();
     try {

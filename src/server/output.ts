@@ -9,6 +9,7 @@ const DROP_ABOVE_BYTES = 4 * 1024 * 1024;
 
 export class Output {
   #dropped = 0;
+  #droppedTotal = 0;
   #broken = false;
 
   constructor(private readonly stream: NodeJS.WritableStream & { writableLength?: number } = process.stdout) {
@@ -17,8 +18,9 @@ export class Output {
     });
   }
 
+  /** Lines dropped since start (a metric). */
   get dropped(): number {
-    return this.#dropped;
+    return this.#droppedTotal;
   }
 
   /** A line that may be dropped under backpressure (access log). */
@@ -26,6 +28,7 @@ export class Output {
     if (this.#broken) return;
     if ((this.stream.writableLength ?? 0) > DROP_ABOVE_BYTES) {
       this.#dropped++;
+      this.#droppedTotal++;
       return;
     }
     this.#flushDropNotice();

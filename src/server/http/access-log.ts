@@ -13,6 +13,8 @@ export interface AccessRecord {
   startedAt: number;
   client: string | null;
   model: string | null;
+  /** The model id after alias resolution; only set once resolved, so metric labels stay bounded. */
+  resolvedModel: string | null;
   provider: string | null;
   upstreamModel: string | null;
   attempts: number;
@@ -24,7 +26,7 @@ export interface AccessRecord {
 }
 
 export function newAccessRecord(id: string, method: string, path: string): AccessRecord {
-  return { id, method, path, startedAt: Date.now(), client: null, model: null, provider: null, upstreamModel: null, attempts: 0, ttfbMs: null, inputTokens: null, outputTokens: null, bytes: 0, outcome: null };
+  return { id, method, path, startedAt: Date.now(), client: null, model: null, resolvedModel: null, provider: null, upstreamModel: null, attempts: 0, ttfbMs: null, inputTokens: null, outputTokens: null, bytes: 0, outcome: null };
 }
 
 const dash = (value: string | number | null): string | number => (value === null ? '-' : value);

@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { clientFormatOf } from '../errors/client-error.ts';
 import type { Gateway } from '../gateway.ts';
-import { formatAccessLine, newAccessRecord } from './access-log.ts';
+import { handleAdmin } from '../observability/admin.ts';
+import type { Snapshot } from '../snapshot.ts';
+import { formatAccessLine, newAccessRecord, type AccessRecord } from './access-log.ts';
 import { listModels } from './models.ts';
 import { handleModelRequest } from './model-request.ts';
 import { sendError, sendJson } from './respond.ts';
@@ -30,9 +32,9 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
     res.setHeader('x-request-id', id);
 
     const record = newAccessRecord(id, req.method ?? 'GET', path);
-    if (snapshot.config.log.access) {
-      res.once('close', () => gateway.output.droppable(formatAccessLine(snapshot.config.log.format, record, res.headersSent ? res.statusCode : 499, Date.now())));
-    }
+    res.once('close', () => finish(gateway, snapshot, record, res.headersSent ? res.statusCode : 499));
+    const cors = snapshot.config.server.cors;
+    if (cors.enabled && applyCors(req, res, cors)) return;
 
     if (req.method === 'GET') {
       switch (path) {
@@ -45,14 +47,21 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
         case '/v1/models':
         case '/v1beta/models':
           return listModels(req, res, snapshot, path);
+        case '/metrics':
+          void gateway.metrics.registry.metrics().then((text) => {
+            res.setHeader('content-type', gateway.metrics.registry.contentType);
+            res.end(text);
+          });
+          return;
       }
+      if (path.startsWith('/admin/')) return handleAdmin(req, res, snapshot, path);
     }
     if (req.method === 'POST') {
       const bodyRoute = bodyModelRoutes.get(path);
       const gemini = bodyRoute === undefined ? geminiRoute(path) : null;
       const route = bodyRoute ?? gemini?.route;
       if (route !== undefined) {
-        void handleModelRequest({ req, res, snapshot, route, urlModel: gemini?.model ?? null, shutdown, record, onStream }).catch((error: unknown) => {
+        void handleModelRequest({ req, res, snapshot, route, urlModel: gemini?.model ?? null, shutdown, record, metrics: gateway.metrics, onStream }).catch((error: unknown) => {
           gateway.logger.error(`request ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
           if (!res.headersSent) sendError(res, route.client, 500, 'Internal error in the gateway; see its log.');
           else res.destroy();
@@ -64,4 +73,35 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
     const format = clientFormatOf(path) ?? 'openai';
     sendError(res, format, 404, `No route for ${req.method} ${path}. Model endpoints: POST /v1/chat/completions, /v1/responses, /v1/messages, /v1beta/models/{model}:generateContent; GET /v1/models lists the models.`);
   };
+}
+
+/** Metrics and the access line, once per request when its response closes. */
+function finish(gateway: Gateway, snapshot: Snapshot, record: AccessRecord, status: number): void {
+  const now = Date.now();
+  const metrics = gateway.metrics;
+  const provider = record.provider ?? 'none';
+  const route = record.path.startsWith('/v1beta/models/') ? '/v1beta/models/{model}' : record.path;
+  metrics.requests.inc({ route, model: record.resolvedModel ?? 'none', provider, status });
+  metrics.duration.observe({ route, provider }, (now - record.startedAt) / 1000);
+  if (record.inputTokens !== null) metrics.tokens.inc({ direction: 'in', model: record.resolvedModel ?? 'none', provider }, record.inputTokens);
+  if (record.outputTokens !== null) metrics.tokens.inc({ direction: 'out', model: record.resolvedModel ?? 'none', provider }, record.outputTokens);
+  if (snapshot.config.log.access) gateway.output.droppable(formatAccessLine(snapshot.config.log.format, record, status, now));
+}
+
+/** CORS for browser clients; true when the request was a preflight and is answered. */
+function applyCors(req: IncomingMessage, res: ServerResponse, cors: Snapshot['config']['server']['cors']): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  const allowed = cors.origins.includes('*') || cors.origins.includes(origin);
+  if (!allowed) return false;
+  res.setHeader('access-control-allow-origin', cors.origins.includes('*') ? '*' : origin);
+  res.setHeader('vary', 'origin');
+  res.setHeader('access-control-expose-headers', 'x-request-id, x-ai-proxy-model, x-ai-proxy-provider, x-ai-proxy-attempts, retry-after');
+  if (req.method !== 'OPTIONS') return false;
+  res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
+  res.setHeader('access-control-allow-headers', cors.headers.join(', '));
+  res.setHeader('access-control-max-age', String(Math.floor(cors.maxAge / 1000)));
+  res.statusCode = 204;
+  res.end();
+  return true;
 }

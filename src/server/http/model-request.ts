@@ -17,6 +17,7 @@ import { relay } from '../proxy/relay.ts';
 import { createAttemptPlan, type Attempt } from '../routing/attempt-plan.ts';
 import type { ResolvedModel } from '../routing/model-table.ts';
 import { SUCCESS, type UpstreamOutcome } from '../routing/outcome.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { Snapshot } from '../snapshot.ts';
 import type { AccessRecord } from './access-log.ts';
 import { readBody } from './body.ts';
@@ -37,6 +38,7 @@ export interface ModelRequestContext {
   /** Aborted when the gateway forces its shutdown. */
   shutdown: AbortSignal;
   record: AccessRecord;
+  metrics: Metrics;
   onStream: (open: boolean) => void;
 }
 
@@ -86,6 +88,7 @@ export async function handleModelRequest(ctx: ModelRequestContext): Promise<void
 
   const resolution = snapshot.models.resolve(model);
   if (!resolution.ok) return sendError(res, format, 404, resolution.message, { code: 'model_not_found' });
+  record.resolvedModel = resolution.model;
   const servable = servableBy(resolution, route);
   if (servable === null) {
     return sendError(res, format, 400, `The model '${model}' is served by a provider that does not speak the ${route.family} API of ${req.url?.split('?')[0]}; use that provider's own endpoint.`);
@@ -110,7 +113,9 @@ export async function handleModelRequest(ctx: ModelRequestContext): Promise<void
       recordTokens(snapshot, client, mock.inputTokens + mock.outputTokens);
       return;
     }
+    if (attempt.number > 1) ctx.metrics.retries.inc({ provider: attempt.candidate.provider.name });
     const outcome = await tryUpstream(ctx, attempt, body, read.body, stream, client);
+    ctx.metrics.attempts.inc({ provider: attempt.candidate.provider.name, outcome: outcome.label });
     if (outcome.kind === 'relayed') return;
     if (outcome.kind === 'http') lastError = { status: outcome.status, headers: outcome.headers, body: outcome.body };
     else lastError = null;
@@ -134,9 +139,9 @@ export async function handleModelRequest(ctx: ModelRequestContext): Promise<void
 }
 
 type TryResult =
-  | { kind: 'relayed' }
-  | { kind: 'http'; outcome: UpstreamOutcome; status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
-  | { kind: 'failed'; outcome: UpstreamOutcome };
+  | { kind: 'relayed'; label: string }
+  | { kind: 'http'; label: string; outcome: UpstreamOutcome; status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
+  | { kind: 'failed'; label: string; outcome: UpstreamOutcome };
 
 async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Record<string, unknown>, raw: Buffer, stream: boolean, client: Client): Promise<TryResult> {
   const { req, res, snapshot, route, record } = ctx;
@@ -172,9 +177,9 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     });
   } catch (error) {
     cleanup();
-    if (abort.signal.aborted) return { kind: 'relayed' };
+    if (abort.signal.aborted) return { kind: 'relayed', label: 'aborted' };
     const timeout = error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError || error instanceof undiciErrors.BodyTimeoutError;
-    return { kind: 'failed', outcome: timeout ? { kind: 'timeout' } : { kind: 'network', error } };
+    return timeout ? { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } } : { kind: 'failed', label: 'network_error', outcome: { kind: 'network', error } };
   }
 
   if (response.statusCode >= 400) {
@@ -182,7 +187,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     cleanup();
     const outcome: UpstreamOutcome = { kind: 'http', status: response.statusCode, headers: response.headers, body: errorBody.toString('utf8') };
     setServedBy(res, record, attempt);
-    return { kind: 'http', outcome, status: response.statusCode, headers: response.headers, body: errorBody };
+    return { kind: 'http', label: `http_${response.statusCode}`, outcome, status: response.statusCode, headers: response.headers, body: errorBody };
   }
 
   // Success: from here on the client has this response; no retry can follow.
@@ -216,7 +221,8 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     record.outputTokens = usage.output;
     recordTokens(snapshot, client, usage.input + usage.output);
   }
-  return { kind: 'relayed' };
+  if (result.firstByteAt !== 0) ctx.metrics.ttfb.observe({ route: route.endpoint, provider: provider.name }, (result.firstByteAt - sentAt) / 1000);
+  return { kind: 'relayed', label: result.outcome === 'complete' ? 'success' : result.outcome.replace('-', '_') };
 }
 
 function setServedBy(res: ServerResponse, record: AccessRecord, attempt: Attempt): void {

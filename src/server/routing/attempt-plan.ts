@@ -83,8 +83,8 @@ export function createAttemptPlan(input: AttemptPlanInput): AttemptPlan {
 class Plan implements AttemptPlan {
   readonly #input: AttemptPlanInput;
   readonly #deadline: number;
-  /** Credentials refused in this request (429, 401/403): never asked again for it. */
-  readonly #exclude = new Set<string>();
+  /** Credentials refused in this request (429, 401/403): never asked again for it. Allocated on the first refusal. */
+  #exclude: Set<string> | undefined;
   #fallbackIds: readonly string[] | null = null;
   #models: ResolvedModel[];
   #modelIndex = 0;
@@ -118,7 +118,7 @@ class Plan implements AttemptPlan {
       if (progress?.firstByteSent === true) return this.#done('failed-after-first-byte');
       if (verdict === 'fatal') return this.#done('rejected');
       if (verdict === 'retry-credential') {
-        this.#exclude.add(last.credential.id);
+        (this.#exclude ??= new Set()).add(last.credential.id);
       } else {
         this.#lastTransient = last;
         if (this.#lastAtPosition) this.#candidateIndex++;
@@ -131,13 +131,13 @@ class Plan implements AttemptPlan {
       const retry = this.#lastTransient;
       // The provider failed transiently and nothing else is left: retry it (past the cooldown
       // the failure itself started), as an SDK would, rather than give up with attempts to spare.
-      if (retry === null || this.#exclude.has(retry.credential.id)) return this.#done(this.#issued === 0 ? 'unavailable' : 'exhausted');
-      found = { model: retry.model, fallback: retry.fallback, candidate: retry.candidate, credential: retry.credential };
+      if (retry === null || this.#exclude?.has(retry.credential.id) === true) return this.#done(this.#issued === 0 ? 'unavailable' : 'exhausted');
+      found = retry;
     }
     const delayMs = this.#issued === 0 ? 0 : backoffDelay(this.#issued - 1, this.#input.policy);
     if (this.#input.policy.now() + delayMs >= this.#deadline) return this.#done('deadline');
     this.#issued++;
-    const attempt: Attempt = { done: false, number: this.#issued, delayMs, ...found };
+    const attempt: Attempt = { done: false, number: this.#issued, model: found.model, fallback: found.fallback, candidate: found.candidate, credential: found.credential, delayMs };
     this.#last = attempt;
     return attempt;
   }
@@ -160,18 +160,15 @@ class Plan implements AttemptPlan {
     }
   }
 
-  /** Appends the next resolvable fallback to `#models`; undefined when none is left. */
+  /** Resolves the next fallback id onto `#models` (which holds the primary, then one entry per fallback id); undefined when none is left. */
   #nextFallback(): ResolvedModel | undefined {
     const { table, resolution } = this.#input;
     this.#fallbackIds ??= this.#input.fallbacks ?? table.fallbacks(resolution.requested);
-    // #models holds the primary plus one entry per fallback id consumed so far, resolvable or not.
-    while (this.#models.length - 1 < this.#fallbackIds.length) {
-      const id = this.#fallbackIds[this.#models.length - 1] as string;
-      const r = table.resolve(id);
-      this.#models.push(r.ok ? r : unresolved(id));
-      if (r.ok) return this.#models[this.#modelIndex];
-    }
-    return undefined;
+    const id = this.#fallbackIds[this.#models.length - 1];
+    if (id === undefined) return undefined;
+    const r = table.resolve(id);
+    this.#models.push(r.ok ? r : unresolved(id));
+    return this.#models[this.#modelIndex];
   }
 
   #done(reason: Done['reason']): Done {

@@ -1,0 +1,196 @@
+/** Anthropic Messages bodies → canonical: the client's request and the upstream's response. */
+import type { DocumentPart, ImagePart, MediaSource, Message, Part, Request, ReasoningConfig, Response, TextPart, ToolDefinition } from '../canonical.ts';
+import { linkToolResultNames } from '../canonical.ts';
+import { asArray, asObject, isObject, optBoolean, optNumber, optString, type JsonObject } from '../json-value.ts';
+import { parseEffort } from '../reasoning.ts';
+import { isStructuredOutputTool, structuredOutputText } from '../structured-output.ts';
+import { TranslationError } from '../translation-error.ts';
+import { fullUsage, readAnthropicFinish, readAnthropicUsage } from './vocabulary.ts';
+
+export function readAnthropicRequest(input: unknown): Request {
+  const body = asObject(input, 'The request body');
+  const request: Request = { system: readSystem(body.system), messages: [] };
+  for (const [i, raw] of asArray(body.messages, '`messages`').entries()) {
+    const message = asObject(raw, `messages[${i}]`);
+    if (message.role !== 'user' && message.role !== 'assistant') throw new TranslationError(`messages[${i}].role must be "user" or "assistant".`);
+    request.messages.push({ role: message.role, parts: readContent(message.content, `messages[${i}].content`) } satisfies Message);
+  }
+  linkToolResultNames(request.messages);
+
+  const maxTokens = optNumber(body.max_tokens);
+  if (maxTokens !== undefined) request.maxTokens = maxTokens;
+  const temperature = optNumber(body.temperature);
+  if (temperature !== undefined) request.temperature = temperature;
+  const topP = optNumber(body.top_p);
+  if (topP !== undefined) request.topP = topP;
+  const topK = optNumber(body.top_k);
+  if (topK !== undefined) request.topK = topK;
+  if (Array.isArray(body.stop_sequences)) request.stop = body.stop_sequences.filter((s): s is string => typeof s === 'string');
+  const user = isObject(body.metadata) ? optString(body.metadata.user_id) : undefined;
+  if (user !== undefined) request.user = user;
+
+  if (Array.isArray(body.tools)) request.tools = body.tools.map(readTool);
+  if (isObject(body.tool_choice)) {
+    const choice = body.tool_choice;
+    if (choice.type === 'any') request.toolChoice = { type: 'required' };
+    else if (choice.type === 'none') request.toolChoice = { type: 'none' };
+    else if (choice.type === 'tool' && typeof choice.name === 'string') request.toolChoice = { type: 'tool', name: choice.name };
+    else request.toolChoice = { type: 'auto' };
+    const disable = optBoolean(choice.disable_parallel_tool_use);
+    if (disable !== undefined) request.parallelToolCalls = !disable;
+  }
+  const outputConfig = isObject(body.output_config) ? body.output_config : undefined;
+  const reasoning = readThinking(body.thinking, outputConfig?.effort);
+  if (reasoning) request.reasoning = reasoning;
+  const format = isObject(outputConfig?.format) ? outputConfig.format : isObject(body.output_format) ? body.output_format : undefined;
+  if (format?.type === 'json_schema' && isObject(format.schema)) request.responseFormat = { type: 'json_schema', name: 'response', schema: format.schema };
+  return request;
+}
+
+function readSystem(system: unknown): string[] {
+  if (system === undefined || system === null) return [];
+  if (typeof system === 'string') return [system];
+  return asArray(system, '`system`').map((block, i) => {
+    const b = asObject(block, `system[${i}]`);
+    if (b.type !== 'text') throw new TranslationError(`system[${i}] must be a text block.`);
+    return optString(b.text) ?? '';
+  });
+}
+
+function readThinking(thinking: unknown, effort: unknown): ReasoningConfig | undefined {
+  if (!isObject(thinking)) return undefined;
+  if (thinking.type === 'disabled') return { enabled: false };
+  const config: ReasoningConfig = { enabled: true };
+  const budget = optNumber(thinking.budget_tokens);
+  if (budget !== undefined) config.budgetTokens = budget;
+  const parsed = effort === 'max' ? 'xhigh' : parseEffort(effort);
+  if (parsed !== undefined) config.effort = parsed;
+  return config;
+}
+
+function readContent(content: unknown, where: string): Part[] {
+  if (typeof content === 'string') return [{ type: 'text', text: content }];
+  return asArray(content, where).map((raw, j) => readBlock(asObject(raw, `${where}[${j}]`), `${where}[${j}]`));
+}
+
+function readSource(source: JsonObject, where: string): MediaSource {
+  switch (source.type) {
+    case 'base64':
+      return { kind: 'base64', mediaType: optString(source.media_type) ?? 'application/octet-stream', data: optString(source.data) ?? '' };
+    case 'url':
+      return { kind: 'url', url: optString(source.url) ?? '' };
+    case 'text':
+      return { kind: 'text', text: optString(source.data) ?? '' };
+    case 'file':
+      throw new TranslationError(`${where}: Anthropic file ids cannot be sent to another provider; send the file inline.`);
+    default:
+      throw new TranslationError(`${where}: source type "${String(source.type)}" cannot be translated.`);
+  }
+}
+
+function readBlock(block: JsonObject, where: string): Part {
+  switch (block.type) {
+    case 'text':
+      return { type: 'text', text: optString(block.text) ?? '' };
+    case 'image':
+      return { type: 'image', source: readSource(asObject(block.source, `${where}.source`), where) } satisfies ImagePart;
+    case 'document': {
+      const source = asObject(block.source, `${where}.source`);
+      if (source.type === 'content') throw new TranslationError(`${where}: custom-content documents cannot be translated; send text or PDF.`);
+      const part: DocumentPart = { type: 'document', source: readSource(source, where) };
+      const title = optString(block.title);
+      if (title !== undefined) part.title = title;
+      return part;
+    }
+    case 'tool_use': {
+      const id = optString(block.id);
+      const name = optString(block.name);
+      if (id === undefined || name === undefined) throw new TranslationError(`${where} needs an id and a name.`);
+      return { type: 'tool_call', id, name, arguments: JSON.stringify(block.input ?? {}) };
+    }
+    case 'tool_result': {
+      const id = optString(block.tool_use_id);
+      if (id === undefined) throw new TranslationError(`${where}.tool_use_id must be a string.`);
+      const content: Array<TextPart | ImagePart> = [];
+      if (typeof block.content === 'string') content.push({ type: 'text', text: block.content });
+      else if (Array.isArray(block.content)) {
+        for (const [k, raw] of block.content.entries()) {
+          const part = readBlock(asObject(raw, `${where}.content[${k}]`), `${where}.content[${k}]`);
+          if (part.type !== 'text' && part.type !== 'image') throw new TranslationError(`${where}.content[${k}] cannot be part of a tool result outside Anthropic.`);
+          content.push(part);
+        }
+      }
+      return block.is_error === true ? { type: 'tool_result', id, content, isError: true } : { type: 'tool_result', id, content };
+    }
+    case 'thinking': {
+      const signature = optString(block.signature);
+      const text = optString(block.thinking) ?? '';
+      return signature === undefined ? { type: 'thinking', text } : { type: 'thinking', text, signature };
+    }
+    case 'redacted_thinking':
+      return { type: 'thinking', text: '', redacted: optString(block.data) ?? '' };
+    default:
+      throw new TranslationError(`${where}: content block "${String(block.type)}" cannot be translated to another provider.`);
+  }
+}
+
+function readTool(raw: unknown, i: number): ToolDefinition {
+  const tool = asObject(raw, `tools[${i}]`);
+  if (tool.type !== undefined && tool.type !== 'custom') {
+    throw new TranslationError(`tools[${i}]: Anthropic server tool "${String(tool.type)}" cannot be translated to another provider.`);
+  }
+  const name = optString(tool.name);
+  if (name === undefined) throw new TranslationError(`tools[${i}].name must be a string.`);
+  const out: ToolDefinition = { name, parameters: isObject(tool.input_schema) ? tool.input_schema : { type: 'object', properties: {} } };
+  const description = optString(tool.description);
+  if (description !== undefined) out.description = description;
+  const strict = optBoolean(tool.strict);
+  if (strict !== undefined) out.strict = strict;
+  return out;
+}
+
+export function readAnthropicResponse(input: unknown): Response {
+  const body = asObject(input, 'The upstream response');
+  const parts: Response['parts'] = [];
+  let structured = false;
+  for (const raw of Array.isArray(body.content) ? body.content : []) {
+    if (!isObject(raw)) continue;
+    switch (raw.type) {
+      case 'text':
+        parts.push({ type: 'text', text: optString(raw.text) ?? '' });
+        break;
+      case 'thinking': {
+        const signature = optString(raw.signature);
+        const text = optString(raw.thinking) ?? '';
+        parts.push(signature === undefined ? { type: 'thinking', text } : { type: 'thinking', text, signature });
+        break;
+      }
+      case 'redacted_thinking':
+        parts.push({ type: 'thinking', text: '', redacted: optString(raw.data) ?? '' });
+        break;
+      case 'tool_use': {
+        const name = optString(raw.name) ?? '';
+        if (isStructuredOutputTool(name)) {
+          structured = true;
+          parts.push({ type: 'text', text: structuredOutputText(name, raw.input) });
+        } else {
+          parts.push({ type: 'tool_call', id: optString(raw.id) ?? '', name, arguments: JSON.stringify(raw.input ?? {}) });
+        }
+        break;
+      }
+      default:
+        // Server tool blocks (web search, code execution) have no equivalent elsewhere.
+        break;
+    }
+  }
+  let finish = readAnthropicFinish(body.stop_reason);
+  if (structured && finish === 'tool_calls' && !parts.some((p) => p.type === 'tool_call')) finish = 'stop';
+  const response: Response = { parts, finish, usage: fullUsage(readAnthropicUsage(body.usage)) };
+  const stopSequence = optString(body.stop_sequence);
+  if (stopSequence !== undefined) response.stopSequence = stopSequence;
+  const id = optString(body.id);
+  if (id !== undefined) response.id = id;
+  const model = optString(body.model);
+  if (model !== undefined) response.model = model;
+  return response;
+}

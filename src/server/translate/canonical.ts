@@ -1,0 +1,207 @@
+/**
+ * The one internal shape every wire format is read into and written from. Adding a format means
+ * one reader (wire → canonical) and one writer (canonical → wire); no format knows another.
+ *
+ * The model is Anthropic-like (messages of typed parts, tool results as parts of a user turn)
+ * because that is the richest of the four: chat's `tool` messages, Gemini's `functionResponse`
+ * parts and Responses' `function_call_output` items all fold into it without loss.
+ */
+
+export type WireFormat = 'chat' | 'responses' | 'anthropic' | 'gemini';
+
+export const WIRE_FORMATS: readonly WireFormat[] = ['chat', 'responses', 'anthropic', 'gemini'];
+
+/**
+ * Token counts in one convention whatever the upstream reported. `inputTokens` counts the whole
+ * prompt (cache reads and writes included, as OpenAI and Gemini count it; Anthropic reports them
+ * apart and its reader adds them back); `outputTokens` counts everything generated, reasoning
+ * included (as OpenAI and Anthropic count it; Gemini reports thoughts apart).
+ */
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  totalTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
+}
+
+export function emptyUsage(): Usage {
+  return { inputTokens: 0, outputTokens: 0, totalTokens: 0, cachedInputTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0 };
+}
+
+/** Where the bytes of an image or document are. `text` is a plain-text document (Anthropic's text source). */
+export type MediaSource =
+  | { kind: 'base64'; mediaType: string; data: string }
+  | { kind: 'url'; url: string; mediaType?: string }
+  | { kind: 'text'; text: string };
+
+export interface TextPart {
+  type: 'text';
+  text: string;
+}
+
+export interface ImagePart {
+  type: 'image';
+  source: MediaSource;
+  /** OpenAI's detail hint; the other formats have none. */
+  detail?: 'auto' | 'low' | 'high';
+}
+
+export interface DocumentPart {
+  type: 'document';
+  source: MediaSource;
+  filename?: string;
+  title?: string;
+}
+
+/**
+ * Reasoning the model did before answering. `signature` is the opaque token a provider needs back
+ * to trust the block (Anthropic's signature, Responses' encrypted_content); `redacted` holds
+ * Anthropic's encrypted redacted_thinking data, in which case `text` is empty.
+ */
+export interface ThinkingPart {
+  type: 'thinking';
+  text: string;
+  signature?: string;
+  redacted?: string;
+}
+
+export interface ToolCallPart {
+  type: 'tool_call';
+  id: string;
+  name: string;
+  /** JSON text, as OpenAI carries it; formats that carry an object parse it once when written. */
+  arguments: string;
+  /** Gemini's thoughtSignature for this call, which Gemini 3 requires back in later turns. */
+  signature?: string;
+}
+
+export interface ToolResultPart {
+  type: 'tool_result';
+  id: string;
+  /** The called tool's name; Gemini needs it and chat does not carry it, so it is linked from the call. */
+  name?: string;
+  content: Array<TextPart | ImagePart>;
+  isError?: boolean;
+}
+
+export type Part = TextPart | ImagePart | DocumentPart | ThinkingPart | ToolCallPart | ToolResultPart;
+
+export interface Message {
+  role: 'user' | 'assistant';
+  parts: Part[];
+  /** chat's participant name; only chat can carry it. */
+  name?: string;
+}
+
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  /** A JSON Schema object (never Gemini's OpenAPI subset: the Gemini reader converts it). */
+  parameters: Record<string, unknown>;
+  strict?: boolean;
+}
+
+export type ToolChoice = { type: 'auto' } | { type: 'none' } | { type: 'required' } | { type: 'tool'; name: string };
+
+export type ResponseFormat =
+  | { type: 'json_object' }
+  | { type: 'json_schema'; name: string; schema: Record<string, unknown>; strict?: boolean; description?: string };
+
+export type ReasoningEffort = 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh';
+
+/** What the client asked for; writers turn an effort into a budget or back (see reasoning.ts). */
+export interface ReasoningConfig {
+  enabled: boolean;
+  effort?: ReasoningEffort;
+  budgetTokens?: number;
+}
+
+export interface Request {
+  /** System and developer instructions, in order. Mid-conversation ones are hoisted here. */
+  system: string[];
+  messages: Message[];
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  stop?: string[];
+  seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  responseFormat?: ResponseFormat;
+  reasoning?: ReasoningConfig;
+  user?: string;
+}
+
+/**
+ * Why generation stopped. `stop_sequence` carries the matched sequence where the upstream says
+ * which one (Anthropic); `other` is anything without an equivalent elsewhere.
+ */
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'stop_sequence' | 'refusal' | 'pause' | 'other';
+
+export interface Response {
+  id?: string;
+  model?: string;
+  parts: Array<TextPart | ThinkingPart | ToolCallPart>;
+  finish: FinishReason;
+  stopSequence?: string;
+  usage: Usage | null;
+}
+
+/** Context a writer needs that the canonical response does not carry. */
+export interface ResponseContext {
+  /** The model id the client asked for: echoed so the client never sees the upstream's. */
+  model: string;
+  requestId: string;
+  /** Unix seconds for `created` fields; defaults to now (tests pin it). */
+  created?: number;
+  /** chat streams: emit the final usage chunk (the client's stream_options.include_usage). Default true. */
+  includeUsage?: boolean;
+}
+
+/**
+ * Canonical stream events, as method calls so a reader allocates no event objects. Readers call
+ * them in the upstream's order; writers derive their own block structure from the sequence.
+ * Tool calls are numbered 0, 1, … in the order they start.
+ */
+export interface StreamSink {
+  start(id: string | undefined, model: string | undefined): void;
+  text(delta: string): void;
+  thinking(delta: string): void;
+  thinkingSignature(signature: string): void;
+  redactedThinking(data: string): void;
+  toolCallStart(index: number, id: string, name: string, signature?: string): void;
+  toolCallArgs(index: number, delta: string): void;
+  toolCallEnd(index: number): void;
+  /** Counts so far; fields the upstream did not send are left as they were. */
+  usage(usage: Partial<Usage>): void;
+  finish(reason: FinishReason, stopSequence?: string): void;
+  /** The upstream's terminal event (chat [DONE], message_stop, response.completed, a Gemini finishReason). */
+  done(): void;
+  /** The upstream reported an error inside the stream. */
+  error(message: string, status: number): void;
+}
+
+/** Fills tool results' names from the calls they answer, so writers that need a name (Gemini) have it. */
+export function linkToolResultNames(messages: Message[]): void {
+  const names = new Map<string, string>();
+  for (const message of messages) {
+    for (const part of message.parts) {
+      if (part.type === 'tool_call') names.set(part.id, part.name);
+      else if (part.type === 'tool_result' && part.name === undefined) {
+        const name = names.get(part.id);
+        if (name !== undefined) part.name = name;
+      }
+    }
+  }
+}
+
+export function totalOf(usage: Usage): Usage {
+  usage.totalTokens = usage.inputTokens + usage.outputTokens;
+  return usage;
+}

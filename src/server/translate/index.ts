@@ -1,0 +1,147 @@
+/**
+ * Format translation: a client speaking one API (chat, responses, anthropic, gemini) uses a model
+ * served in another. Everything goes through the canonical shape in canonical.ts: each format has
+ * one reader (wire → canonical) and one writer (canonical → wire) for requests and responses, and
+ * one of each for streams, so any pair works and a new format adds two modules, not N² of them.
+ * Same-format traffic never comes here (the gateway passes it through), though from === to works.
+ */
+import { AnthropicStreamReader } from './anthropic/stream-reader.ts';
+import { AnthropicStreamWriter } from './anthropic/stream-writer.ts';
+import { readAnthropicRequest, readAnthropicResponse } from './anthropic/reader.ts';
+import { writeAnthropicRequest, writeAnthropicResponse } from './anthropic/writer.ts';
+import type { Request, Response, ResponseContext, StreamSink, Usage, WireFormat } from './canonical.ts';
+import { ChatStreamReader } from './chat/stream-reader.ts';
+import { ChatStreamWriter } from './chat/stream-writer.ts';
+import { readChatRequest, readChatResponse } from './chat/reader.ts';
+import { writeChatRequest, writeChatResponse } from './chat/writer.ts';
+import { clientStatus, errorBody, errorMessage, errorStatus } from './error-bodies.ts';
+import { GeminiStreamReader } from './gemini/stream-reader.ts';
+import { GeminiStreamWriter } from './gemini/stream-writer.ts';
+import { readGeminiRequest, readGeminiResponse } from './gemini/reader.ts';
+import { writeGeminiRequest, writeGeminiResponse } from './gemini/writer.ts';
+import { ResponsesStreamReader } from './responses/stream-reader.ts';
+import { ResponsesStreamWriter } from './responses/stream-writer.ts';
+import { readResponsesRequest, readResponsesResponse } from './responses/reader.ts';
+import { writeResponsesRequest, writeResponsesResponse } from './responses/writer.ts';
+import { SseDecoder, type SseEventHandler } from './sse.ts';
+import type { StreamWriter } from './stream-writer.ts';
+
+export type { Usage, WireFormat } from './canonical.ts';
+export { TranslationError, isTranslationError } from './translation-error.ts';
+export { DEFAULT_ANTHROPIC_MAX_TOKENS } from './anthropic/writer.ts';
+
+const readRequest: Record<WireFormat, (body: unknown) => Request> = {
+  chat: readChatRequest,
+  responses: readResponsesRequest,
+  anthropic: readAnthropicRequest,
+  gemini: readGeminiRequest,
+};
+
+const writeRequest: Record<WireFormat, (request: Request, model: string, stream: boolean) => unknown> = {
+  chat: writeChatRequest,
+  responses: writeResponsesRequest,
+  anthropic: writeAnthropicRequest,
+  gemini: writeGeminiRequest,
+};
+
+const readResponse: Record<WireFormat, (body: unknown, requestId: string) => Response> = {
+  chat: readChatResponse,
+  responses: readResponsesResponse,
+  anthropic: readAnthropicResponse,
+  gemini: readGeminiResponse,
+};
+
+const writeResponse: Record<WireFormat, (response: Response, ctx: ResponseContext) => unknown> = {
+  chat: writeChatResponse,
+  responses: writeResponsesResponse,
+  anthropic: writeAnthropicResponse,
+  gemini: writeGeminiResponse,
+};
+
+/**
+ * A client request body in format `from` → the upstream body in format `to`. `model` is the
+ * upstream model id: in the body for every format but Gemini, which carries it in the URL (so it
+ * is returned too). Throws TranslationError (status 400) for what the target cannot express.
+ */
+export function translateRequest(
+  from: WireFormat,
+  to: WireFormat,
+  body: unknown,
+  opts: { model: string; stream: boolean },
+): { body: unknown; stream: boolean; model: string } {
+  const request = readRequest[from](body);
+  return { body: writeRequest[to](request, opts.model, opts.stream), stream: opts.stream, model: opts.model };
+}
+
+/** A non-streaming upstream response in format `from` → the client's response in format `to`. */
+export function translateResponse(from: WireFormat, to: WireFormat, body: unknown, ctx: ResponseContext): unknown {
+  return writeResponse[to](readResponse[from](body, ctx.requestId), ctx);
+}
+
+/** An upstream error (status + body in format `from`) → the same error in the client's format `to`. */
+export function translateError(from: WireFormat, to: WireFormat, status: number, body: unknown): { status: number; body: unknown } {
+  if (from === to) return { status, body };
+  const upstreamStatus = from === 'gemini' ? errorStatus(body, status) : status;
+  const outStatus = clientStatus(to, upstreamStatus);
+  return { status: outStatus, body: errorBody(to, outStatus, errorMessage(body, status)) };
+}
+
+/** A gateway-originated error in a client's format; `type` overrides the format's type for the status. */
+export function makeError(format: WireFormat, status: number, message: string, type?: string): unknown {
+  return errorBody(format, status, message, type);
+}
+
+export interface StreamTranslator {
+  /** Upstream bytes, split anywhere. Translated events are written before this returns. */
+  push(chunk: Buffer): void;
+  /** The upstream ended: write the client format's final events (or an error if it ended early). */
+  end(): void;
+  /** End the client's stream with an error event in its format (never a fake success). */
+  fail(message: string): void;
+  /** Token counts seen so far (complete once the stream has ended), for metrics. */
+  usage(): Usage | null;
+}
+
+function createStreamWriter(to: WireFormat, write: (bytes: string) => void, ctx: ResponseContext): StreamWriter {
+  switch (to) {
+    case 'chat':
+      return new ChatStreamWriter(write, ctx);
+    case 'responses':
+      return new ResponsesStreamWriter(write, ctx);
+    case 'anthropic':
+      return new AnthropicStreamWriter(write, ctx);
+    case 'gemini':
+      return new GeminiStreamWriter(write, ctx);
+  }
+}
+
+function createStreamReader(from: WireFormat, sink: StreamSink, ctx: ResponseContext): SseEventHandler {
+  switch (from) {
+    case 'chat':
+      return new ChatStreamReader(sink, ctx.requestId);
+    case 'responses':
+      return new ResponsesStreamReader(sink);
+    case 'anthropic':
+      return new AnthropicStreamReader(sink);
+    case 'gemini':
+      return new GeminiStreamReader(sink, ctx.requestId);
+  }
+}
+
+/**
+ * A streaming translator: upstream SSE bytes in format `from` → client SSE in format `to`, one
+ * `write` per client event, each written as soon as the upstream event behind it is complete.
+ */
+export function createStreamTranslator(from: WireFormat, to: WireFormat, write: (bytes: string) => void, ctx: ResponseContext): StreamTranslator {
+  const writer = createStreamWriter(to, write, ctx);
+  const decoder = new SseDecoder(createStreamReader(from, writer, ctx));
+  return {
+    push: (chunk) => decoder.push(chunk),
+    end: () => {
+      decoder.end();
+      writer.end();
+    },
+    fail: (message) => writer.fail(message),
+    usage: () => writer.collectedUsage(),
+  };
+}
