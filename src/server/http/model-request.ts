@@ -10,12 +10,13 @@ import { errors as undiciErrors, request as undiciRequest, type Dispatcher } fro
 import { extractKey } from '../auth/extract-key.ts';
 import { allowsModel, type Client } from '../auth/client-keys.ts';
 import { rateLimitHeaders } from '../auth/rate-limit.ts';
-import { applyCredential, familyOf, upstreamUrl } from '../providers/catalog.ts';
+import { applyCredential, familyOf, translatedUrl, upstreamUrl } from '../providers/catalog.ts';
 import { serveMock } from '../providers/mock.ts';
 import { upstreamRequestHeaders, clientResponseHeaders } from '../proxy/headers.ts';
 import { relay } from '../proxy/relay.ts';
 import { createAttemptPlan, type Attempt } from '../routing/attempt-plan.ts';
-import type { ResolvedModel } from '../routing/model-table.ts';
+import { wireFormatOf, type ResolvedModel } from '../routing/model-table.ts';
+import { createStreamTranslator, isTranslationError, translateError, translateRequest, translateResponse, type WireFormat } from '../translate/index.ts';
 import { SUCCESS, type UpstreamOutcome } from '../routing/outcome.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Snapshot } from '../snapshot.ts';
@@ -91,7 +92,7 @@ export async function handleModelRequest(ctx: ModelRequestContext): Promise<void
   record.resolvedModel = resolution.model;
   const servable = servableBy(resolution, route);
   if (servable === null) {
-    return sendError(res, format, 400, `The model '${model}' is served by a provider that does not speak the ${route.family} API of ${req.url?.split('?')[0]}; use that provider's own endpoint.`);
+    return sendError(res, format, 400, `The model '${model}' is served by a provider of another API family, and ${req.url?.split('?')[0]} has no cross-format translation; use that provider's own endpoint.`);
   }
   const stream = body.stream === true || route.endpoint === 'stream-generate-content';
   const fallbacks = snapshot.models.fallbacks(resolution.requested).filter((id) => allowsModel(client, id));
@@ -143,6 +144,13 @@ type TryResult =
   | { kind: 'http'; label: string; outcome: UpstreamOutcome; status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
   | { kind: 'failed'; label: string; outcome: UpstreamOutcome };
 
+/** Same family: forward as is. Otherwise the upstream's wire format to translate to. */
+function upstreamWireFor(route: ModelRoute, attempt: Attempt): WireFormat | null {
+  const provider = attempt.candidate.provider;
+  if (familyOf(provider.type) === route.family) return null;
+  return wireFormatOf(provider.config) as WireFormat;
+}
+
 async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Record<string, unknown>, raw: Buffer, stream: boolean, client: Client): Promise<TryResult> {
   const { req, res, snapshot, route, record } = ctx;
   const provider = attempt.candidate.provider.config;
@@ -152,8 +160,27 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   const key = attempt.credential.secret();
   applyCredential(provider.type, headers, key === '' ? null : key, provider.anthropicVersion);
   headers['content-type'] = 'application/json';
-  // Forward the client's bytes untouched unless the model id must change (Gemini keeps it in the URL).
-  const payload = route.family === 'gemini' || body.model === upstreamModel ? raw : Buffer.from(JSON.stringify({ ...body, model: upstreamModel }));
+
+  const from = route.wire as WireFormat;
+  const upstreamWire = upstreamWireFor(route, attempt);
+  let url: string;
+  let payload: Buffer;
+  if (upstreamWire === null) {
+    url = upstreamUrl(provider, route, upstreamModel, stream);
+    // Forward the client's bytes untouched unless the model id must change (Gemini keeps it in the URL).
+    payload = route.family === 'gemini' || body.model === upstreamModel ? raw : Buffer.from(JSON.stringify({ ...body, model: upstreamModel }));
+  } else {
+    try {
+      payload = Buffer.from(JSON.stringify(translateRequest(from, upstreamWire, body, { model: upstreamModel, stream }).body));
+    } catch (error) {
+      if (!isTranslationError(error)) throw error;
+      return { kind: 'failed', label: 'untranslatable', outcome: { kind: 'http', status: 400, body: (error as Error).message } };
+    }
+    url = translatedUrl(provider, upstreamWire, upstreamModel, stream);
+    // A translated request must not carry the client family's version headers to another family.
+    delete headers['anthropic-beta'];
+    if (provider.type !== 'anthropic') delete headers['anthropic-version'];
+  }
 
   const abort = new AbortController();
   const onClose = (): void => abort.abort(new Error('client disconnected'));
@@ -168,13 +195,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   let response: Dispatcher.ResponseData;
   const sentAt = Date.now();
   try {
-    response = await undiciRequest(upstreamUrl(provider, route, upstreamModel, stream), {
-      method: 'POST',
-      headers,
-      body: payload,
-      dispatcher,
-      signal: abort.signal,
-    });
+    response = await undiciRequest(url, { method: 'POST', headers, body: payload, dispatcher, signal: abort.signal });
   } catch (error) {
     cleanup();
     if (abort.signal.aborted) return { kind: 'relayed', label: 'aborted' };
@@ -183,46 +204,98 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   }
 
   if (response.statusCode >= 400) {
-    const errorBody = await readLimited(response.body, ERROR_BODY_LIMIT);
+    let errorBody = await readLimited(response.body, ERROR_BODY_LIMIT);
     cleanup();
     const outcome: UpstreamOutcome = { kind: 'http', status: response.statusCode, headers: response.headers, body: errorBody.toString('utf8') };
     setServedBy(res, record, attempt);
-    return { kind: 'http', label: `http_${response.statusCode}`, outcome, status: response.statusCode, headers: response.headers, body: errorBody };
+    let status = response.statusCode;
+    let outHeaders = response.headers;
+    if (upstreamWire !== null) {
+      // The client gets the upstream's error in its own format.
+      const translated = translateError(upstreamWire, from, status, parseJson(errorBody));
+      status = translated.status;
+      errorBody = Buffer.from(JSON.stringify(translated.body));
+      outHeaders = { 'content-type': 'application/json', ...(response.headers['retry-after'] === undefined ? {} : { 'retry-after': response.headers['retry-after'] }) };
+    }
+    return { kind: 'http', label: `http_${response.statusCode}`, outcome, status, headers: outHeaders, body: errorBody };
   }
 
   // Success: from here on the client has this response; no retry can follow.
   setServedBy(res, record, attempt);
   snapshot.credentials.report(attempt.credential, SUCCESS);
   res.statusCode = response.statusCode;
-  const outHeaders = clientResponseHeaders(response.headers);
-  for (const name in outHeaders) res.setHeader(name, outHeaders[name] as string | string[]);
   const contentType = String(response.headers['content-type'] ?? '');
   const eventStream = contentType.startsWith('text/event-stream');
+  const responseContext = { model: typeof ctx.urlModel === 'string' ? ctx.urlModel : (body.model as string), requestId: record.id };
+
+  if (upstreamWire !== null && !eventStream) {
+    const whole = await readLimited(response.body, Number.MAX_SAFE_INTEGER);
+    cleanup();
+    const translated = Buffer.from(JSON.stringify(translateResponse(upstreamWire, from, parseJson(whole), responseContext)));
+    res.setHeader('content-type', 'application/json');
+    res.setHeader('content-length', translated.length);
+    res.end(translated);
+    record.ttfbMs = Date.now() - sentAt;
+    record.bytes = translated.length;
+    noteUsage(ctx, client, whole.toString('utf8'));
+    return { kind: 'relayed', label: 'success' };
+  }
+
+  if (upstreamWire === null) {
+    const outHeaders = clientResponseHeaders(response.headers);
+    for (const name in outHeaders) res.setHeader(name, outHeaders[name] as string | string[]);
+  } else {
+    res.setHeader('content-type', 'text/event-stream');
+    res.setHeader('cache-control', 'no-cache');
+  }
   if (eventStream) {
     res.removeHeader('content-length');
     ctx.onStream(true);
   }
   res.flushHeaders();
   cleanup();
+  let translator: ReturnType<typeof createStreamTranslator> | null = null;
   const result = await relay(response.body, res, {
     format: route.client,
     keepAliveMs: snapshot.config.server.streamKeepalive,
     eventStream,
     abortUpstream: (reason) => abort.abort(reason),
     shutdown: ctx.shutdown,
+    ...(upstreamWire === null ? {} : { transform: (write: (text: string) => void) => (translator = createStreamTranslator(upstreamWire, from, write, responseContext)) }),
   });
   if (eventStream) ctx.onStream(false);
   record.ttfbMs = result.firstByteAt === 0 ? null : result.firstByteAt - sentAt;
   record.bytes = result.bytes;
   record.outcome = result.outcome;
-  const usage = extractUsage(result.tail);
-  if (usage !== null) {
-    record.inputTokens = usage.input;
-    record.outputTokens = usage.output;
-    recordTokens(snapshot, client, usage.input + usage.output);
+  // Counted as a success when the headers came; a stream that broke later still marks the key.
+  if (result.outcome === 'upstream-failed') snapshot.credentials.report(attempt.credential, { kind: 'network' });
+  const translatedUsage = (translator as ReturnType<typeof createStreamTranslator> | null)?.usage() ?? null;
+  if (translatedUsage !== null) {
+    recordUsage(ctx, client, translatedUsage.inputTokens, translatedUsage.outputTokens);
+  } else {
+    noteUsage(ctx, client, result.tail);
   }
   if (result.firstByteAt !== 0) ctx.metrics.ttfb.observe({ route: route.endpoint, provider: provider.name }, (result.firstByteAt - sentAt) / 1000);
   return { kind: 'relayed', label: result.outcome === 'complete' ? 'success' : result.outcome.replace('-', '_') };
+}
+
+function noteUsage(ctx: ModelRequestContext, client: Client, text: string): void {
+  const usage = extractUsage(text);
+  if (usage !== null) recordUsage(ctx, client, usage.input, usage.output);
+}
+
+function recordUsage(ctx: ModelRequestContext, client: Client, input: number, output: number): void {
+  ctx.record.inputTokens = input;
+  ctx.record.outputTokens = output;
+  recordTokens(ctx.snapshot, client, input + output);
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return { error: { message: bytes.toString('utf8').slice(0, 500) } };
+  }
 }
 
 function setServedBy(res: ServerResponse, record: AccessRecord, attempt: Attempt): void {
@@ -238,11 +311,14 @@ function recordTokens(snapshot: Snapshot, client: Client, tokens: number): void 
   if (client.tpm !== null && tokens > 0) snapshot.limits.recordTokens(client, tokens, Date.now());
 }
 
-/** Candidates that can take this route without translation: the same API family, or the mock. */
+/**
+ * Candidates that can take this route: the same API family (passthrough), the mock, or, for
+ * endpoints a translator carries (chat, responses, messages, generateContent), any family.
+ */
 function servableBy(resolution: ResolvedModel, route: ModelRoute): ResolvedModel | null {
   const candidates = resolution.candidates.filter((c) => {
     const family = familyOf(c.provider.type);
-    return family === 'any' || family === route.family;
+    return family === 'any' || family === route.family || route.wire !== null;
   });
   if (candidates.length === 0) return null;
   return candidates.length === resolution.candidates.length ? resolution : { ...resolution, candidates };

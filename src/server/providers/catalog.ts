@@ -44,6 +44,23 @@ export function upstreamUrl(provider: ProviderConfig, route: ModelRoute, model: 
   return `${root}/models/${encodeURIComponent(model)}:${action}${alt}`;
 }
 
+/** The upstream URL for a request translated into the provider's wire format. */
+export function translatedUrl(provider: ProviderConfig, wire: 'chat' | 'responses' | 'anthropic' | 'gemini', model: string, stream: boolean): string {
+  const base = baseUrlOf(provider);
+  switch (wire) {
+    case 'chat':
+      return `${base}/chat/completions`;
+    case 'responses':
+      return `${base}/responses`;
+    case 'anthropic':
+      return `${base}/v1/messages`;
+    case 'gemini': {
+      const root = /\/v1(beta|alpha)?\d*$/.test(base) ? base : `${base}/v1beta`;
+      return `${root}/models/${encodeURIComponent(model)}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`;
+    }
+  }
+}
+
 /** Sets the provider's credential header(s) on an outgoing header object. */
 export function applyCredential(type: ProviderType, headers: Record<string, string>, key: string | null, anthropicVersion: string): void {
   switch (type) {

@@ -9,7 +9,16 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { streamError, type ClientFormat } from '../errors/client-error.ts';
 
+/** Rewrites the stream on the way (cross-format translation); it writes through `RelayOptions.write`'s sink. */
+export interface RelayTransform {
+  push(chunk: Buffer): void;
+  end(): void;
+  fail(message: string): void;
+}
+
 export interface RelayOptions {
+  /** When set, upstream bytes go through it instead of straight to the client. */
+  transform?: (write: (text: string) => void) => RelayTransform;
   format: ClientFormat;
   /** SSE keep-alive interval in ms; 0 disables. */
   keepAliveMs: number;
@@ -55,6 +64,20 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
     let atBoundary = true;
     let finished = false;
     let timer: NodeJS.Timeout | null = null;
+    const onDrain = (): void => {
+      body.resume();
+    };
+    /** Writes to the client; a slow client slows the upstream read instead of growing our memory. */
+    const out = (data: Buffer | string): void => {
+      if (firstByteAt === 0) firstByteAt = Date.now();
+      bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+      if (!res.write(data) && !body.isPaused()) {
+        body.pause();
+        res.once('drain', onDrain);
+      }
+    };
+    // A translator emits whole events only, so its output is always at an event boundary.
+    const transform = options.transform?.((text) => out(text)) ?? null;
 
     const armKeepAlive = (): void => {
       if (!options.eventStream || options.keepAliveMs <= 0) return;
@@ -70,6 +93,7 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
       if (finished) return;
       finished = true;
       if (timer !== null) clearTimeout(timer);
+      res.off('drain', onDrain);
       res.off('close', onClientClose);
       options.shutdown.removeEventListener('abort', onShutdown);
       body.off('data', onData);
@@ -79,27 +103,30 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
     };
 
     const onData = (chunk: Buffer): void => {
-      if (firstByteAt === 0) firstByteAt = Date.now();
-      bytes += chunk.length;
-      atBoundary = endsEvent(lastByte, chunk);
-      lastByte = chunk[chunk.length - 1] ?? lastByte;
       tailChunks.push(chunk);
       tailBytes += chunk.length;
       while (tailChunks.length > 1 && tailBytes - (tailChunks[0] as Buffer).length >= TAIL_BYTES) tailBytes -= (tailChunks.shift() as Buffer).length;
-      if (!res.write(chunk)) {
-        // Backpressure: a slow client slows the upstream read instead of growing our memory.
-        body.pause();
-        res.once('drain', () => body.resume());
+      if (transform !== null) {
+        transform.push(chunk);
+        armKeepAlive();
+        return;
       }
+      atBoundary = endsEvent(lastByte, chunk);
+      lastByte = chunk[chunk.length - 1] ?? lastByte;
+      out(chunk);
       armKeepAlive();
     };
     const onEnd = (): void => {
+      transform?.end();
       res.end();
       finish('complete');
     };
     const onError = (error: Error): void => {
       if (finished) return;
-      if (options.eventStream && !res.destroyed) {
+      if (transform !== null && !res.destroyed) {
+        transform.fail(`upstream stream failed: ${error.message}`);
+        res.end();
+      } else if (options.eventStream && !res.destroyed) {
         if (!atBoundary) res.write('\n\n');
         res.end(streamError(options.format, 502, `upstream stream failed: ${error.message}`));
       } else {
@@ -117,7 +144,10 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
       if (finished) return;
       options.abortUpstream(new Error('the gateway is shutting down'));
       body.destroy();
-      if (options.eventStream && !res.destroyed) {
+      if (transform !== null && !res.destroyed) {
+        transform.fail('the gateway is shutting down; the stream was cut at its shutdown deadline');
+        res.end();
+      } else if (options.eventStream && !res.destroyed) {
         if (!atBoundary) res.write('\n\n');
         res.end(streamError(options.format, 503, 'the gateway is shutting down; the stream was cut at its shutdown deadline'));
       } else {
