@@ -6,6 +6,7 @@
  * because that is the richest of the four: chat's `tool` messages, Gemini's `functionResponse`
  * parts and Responses' `function_call_output` items all fold into it without loss.
  */
+import type { Signer } from './signatures.ts';
 
 export type WireFormat = 'chat' | 'responses' | 'anthropic' | 'gemini';
 
@@ -57,13 +58,16 @@ export interface DocumentPart {
 
 /**
  * Reasoning the model did before answering. `signature` is the opaque token a provider needs back
- * to trust the block (Anthropic's signature, Responses' encrypted_content); `redacted` holds
- * Anthropic's encrypted redacted_thinking data, in which case `text` is empty.
+ * to trust the block (Anthropic's signature, Responses' encrypted_content, a Gemini thought's
+ * thoughtSignature); `redacted` holds Anthropic's encrypted redacted_thinking data, in which case
+ * `text` is empty.
  */
 export interface ThinkingPart {
   type: 'thinking';
   text: string;
   signature?: string;
+  /** Who issued `signature`; only that provider accepts it back (see signatures.ts). */
+  signer?: Signer;
   redacted?: string;
 }
 
@@ -173,7 +177,7 @@ export interface StreamSink {
   start(id: string | undefined, model: string | undefined): void;
   text(delta: string): void;
   thinking(delta: string): void;
-  thinkingSignature(signature: string): void;
+  thinkingSignature(signature: string, signer: Signer): void;
   redactedThinking(data: string): void;
   toolCallStart(index: number, id: string, name: string, signature?: string): void;
   toolCallArgs(index: number, delta: string): void;
@@ -199,6 +203,11 @@ export function linkToolResultNames(messages: Message[]): void {
       }
     }
   }
+}
+
+/** Arguments as JSON text: a call with none is `{}`, which every client can parse. */
+export function argumentsText(part: ToolCallPart): string {
+  return part.arguments === '' ? '{}' : part.arguments;
 }
 
 export function totalOf(usage: Usage): Usage {

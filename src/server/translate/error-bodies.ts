@@ -73,14 +73,17 @@ export function errorBody(format: WireFormat, status: number, message: string, t
       return { error: { message, type: type ?? openaiType(status), param: null, code: null } };
     case 'anthropic':
       return { type: 'error', error: { type: type ?? anthropicType(status), message } };
-    case 'gemini':
-      return { error: { code: clientStatus(format, status), message, status: type ?? geminiStatus(status) } };
+    case 'gemini': {
+      const code = clientStatus(format, status);
+      return { error: { code, message, status: type ?? geminiStatus(code) } };
+    }
   }
 }
 
 /** The message an upstream put in its error body, whichever format it used. */
 export function errorMessage(body: unknown, status: number): string {
-  if (typeof body === 'string' && body.trim() !== '') return body;
+  // A proxy's HTML error page can be long; the client needs its gist, not the whole page.
+  if (typeof body === 'string' && body.trim() !== '') return body.length > 500 ? `${body.slice(0, 500)}…` : body;
   if (isObject(body)) {
     const error = body.error;
     if (isObject(error)) {

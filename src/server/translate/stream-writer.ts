@@ -6,6 +6,7 @@
 import type { FinishReason, ResponseContext, StreamSink, Usage, WireFormat } from './canonical.ts';
 import { emptyUsage } from './canonical.ts';
 import { streamErrorEvent } from './error-bodies.ts';
+import type { Signer } from './signatures.ts';
 
 export type Write = (bytes: string) => void;
 
@@ -96,7 +97,7 @@ export abstract class StreamWriter implements StreamSink {
 
   abstract text(delta: string): void;
   abstract thinking(delta: string): void;
-  abstract thinkingSignature(signature: string): void;
+  abstract thinkingSignature(signature: string, signer: Signer): void;
   abstract redactedThinking(data: string): void;
   abstract toolCallStart(index: number, id: string, name: string, signature?: string): void;
   abstract toolCallArgs(index: number, delta: string): void;

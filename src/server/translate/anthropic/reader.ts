@@ -1,8 +1,9 @@
 /** Anthropic Messages bodies → canonical: the client's request and the upstream's response. */
-import type { DocumentPart, ImagePart, MediaSource, Message, Part, Request, ReasoningConfig, Response, TextPart, ToolDefinition } from '../canonical.ts';
+import type { DocumentPart, ImagePart, MediaSource, Message, Part, Request, ReasoningConfig, Response, TextPart, ThinkingPart, ToolDefinition } from '../canonical.ts';
 import { linkToolResultNames } from '../canonical.ts';
 import { asArray, asObject, isObject, optBoolean, optNumber, optString, type JsonObject } from '../json-value.ts';
 import { parseEffort } from '../reasoning.ts';
+import { signatureFromSlot } from '../signatures.ts';
 import { isStructuredOutputTool, structuredOutputText } from '../structured-output.ts';
 import { TranslationError } from '../translation-error.ts';
 import { fullUsage, readAnthropicFinish, readAnthropicUsage } from './vocabulary.ts';
@@ -122,16 +123,20 @@ function readBlock(block: JsonObject, where: string): Part {
       }
       return block.is_error === true ? { type: 'tool_result', id, content, isError: true } : { type: 'tool_result', id, content };
     }
-    case 'thinking': {
-      const signature = optString(block.signature);
-      const text = optString(block.thinking) ?? '';
-      return signature === undefined ? { type: 'thinking', text } : { type: 'thinking', text, signature };
-    }
+    case 'thinking':
+      return thinkingPart(optString(block.thinking) ?? '', optString(block.signature));
     case 'redacted_thinking':
       return { type: 'thinking', text: '', redacted: optString(block.data) ?? '' };
     default:
       throw new TranslationError(`${where}: content block "${String(block.type)}" cannot be translated to another provider.`);
   }
+}
+
+/** A thinking block; its signature may be another provider's that a client kept (signatures.ts). */
+function thinkingPart(text: string, value: string | undefined): ThinkingPart {
+  if (value === undefined || value === '') return { type: 'thinking', text };
+  const { signer, signature } = signatureFromSlot('anthropic', value);
+  return { type: 'thinking', text, signature, signer };
 }
 
 function readTool(raw: unknown, i: number): ToolDefinition {
@@ -159,12 +164,9 @@ export function readAnthropicResponse(input: unknown): Response {
       case 'text':
         parts.push({ type: 'text', text: optString(raw.text) ?? '' });
         break;
-      case 'thinking': {
-        const signature = optString(raw.signature);
-        const text = optString(raw.thinking) ?? '';
-        parts.push(signature === undefined ? { type: 'thinking', text } : { type: 'thinking', text, signature });
+      case 'thinking':
+        parts.push(thinkingPart(optString(raw.thinking) ?? '', optString(raw.signature)));
         break;
-      }
       case 'redacted_thinking':
         parts.push({ type: 'thinking', text: '', redacted: optString(raw.data) ?? '' });
         break;

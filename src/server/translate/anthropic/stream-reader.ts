@@ -130,7 +130,7 @@ export class AnthropicStreamReader implements SseEventHandler {
         break;
       case Kind.Thinking:
         if (typeof delta.thinking === 'string') this.sink.thinking(delta.thinking);
-        else if (typeof delta.signature === 'string') this.sink.thinkingSignature(delta.signature);
+        else if (typeof delta.signature === 'string') this.sink.thinkingSignature(delta.signature, 'anthropic');
         break;
       case Kind.Tool:
         if (typeof delta.partial_json === 'string' && delta.partial_json !== '') this.sink.toolCallArgs(this.toolIndexes[index] ?? 0, delta.partial_json);

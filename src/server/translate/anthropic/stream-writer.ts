@@ -7,6 +7,7 @@
  */
 import type { ResponseContext } from '../canonical.ts';
 import { emptyUsage } from '../canonical.ts';
+import { signatureForSlot, type Signer } from '../signatures.ts';
 import { StreamWriter, type Write } from '../stream-writer.ts';
 import { writeAnthropicFinish, writeAnthropicUsage } from './vocabulary.ts';
 
@@ -69,12 +70,12 @@ export class AnthropicStreamWriter extends StreamWriter {
     this.write(`${this.deltaPrefix}${JSON.stringify(delta)}}}\n\n`);
   }
 
-  thinkingSignature(signature: string): void {
+  thinkingSignature(signature: string, signer: Signer): void {
     if (this.closed) return;
     this.ensureStarted();
     // Encrypted reasoning without a summary (OpenAI) arrives as a signature alone.
     if (this.open !== Open.Thinking) this.openBlock(Open.Thinking, '{"type":"thinking","thinking":"","signature":""}', 'thinking_delta', 'thinking');
-    this.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":${this.blockIndex},"delta":{"type":"signature_delta","signature":${JSON.stringify(signature)}}}\n\n`);
+    this.write(`event: content_block_delta\ndata: {"type":"content_block_delta","index":${this.blockIndex},"delta":{"type":"signature_delta","signature":${JSON.stringify(signatureForSlot('anthropic', signer, signature))}}}\n\n`);
   }
 
   redactedThinking(data: string): void {

@@ -4,6 +4,7 @@ import { emptyUsage } from '../canonical.ts';
 import { compact, parseArguments, parseArgumentsLeniently, type JsonObject } from '../json-value.ts';
 import { ANTHROPIC_IMAGE_TYPES } from '../media.ts';
 import { budgetFor } from '../reasoning.ts';
+import { signatureForSlot } from '../signatures.ts';
 import { STRUCTURED_OUTPUT_DESCRIPTION, STRUCTURED_OUTPUT_TOOL, STRUCTURED_OUTPUT_WRAPPED_TOOL } from '../structured-output.ts';
 import { anthropicSafeId } from '../tool-ids.ts';
 import { TranslationError } from '../translation-error.ts';
@@ -29,6 +30,8 @@ export function writeAnthropicRequest(request: Request, model: string, stream: b
   // With thinking on, Anthropic rejects an assistant turn that ends in tool use without its signed
   // thinking block, which a client of another format cannot have kept: answer without thinking.
   if (thinking && lastToolTurnLacksThinking(messages)) thinking = false;
+  // Anthropic also rejects thinking with a forced tool choice; the client's tool contract wins.
+  if (thinking && (request.toolChoice?.type === 'required' || request.toolChoice?.type === 'tool')) thinking = false;
   if (thinking && request.reasoning) {
     const budget = Math.max(MIN_THINKING_BUDGET, budgetFor(request.reasoning));
     // max_tokens must exceed the budget; a client limit at or below it is taken as the answer's own allowance.
@@ -66,7 +69,9 @@ export function writeAnthropicRequest(request: Request, model: string, stream: b
     toolChoice = { ...(toolChoice ?? { type: 'auto' }), disable_parallel_tool_use: true };
   }
   if (system.length > 0) body.system = system.length === 1 ? system[0] : system.map((text) => ({ type: 'text', text }));
-  if (request.stop && request.stop.length > 0) body.stop_sequences = request.stop;
+  // Anthropic rejects stop sequences that are only whitespace ("\n\n" is common in OpenAI clients).
+  const stop = request.stop?.filter((s) => s.trim() !== '');
+  if (stop && stop.length > 0) body.stop_sequences = stop;
   if (!thinking) {
     // Anthropic's range is 0–1 (OpenAI's and Gemini's 0–2), and recent models reject temperature
     // and top_p together: temperature wins, as the more common knob.
@@ -78,7 +83,7 @@ export function writeAnthropicRequest(request: Request, model: string, stream: b
     body.top_p = request.topP;
   }
   if (tools.length > 0) body.tools = tools;
-  if (toolChoice) body.tool_choice = toolChoice;
+  if (toolChoice && tools.length > 0) body.tool_choice = toolChoice;
   if (request.user !== undefined) body.metadata = { user_id: request.user };
   if (stream) body.stream = true;
   return compact(body);
@@ -118,10 +123,10 @@ function assistantBlocks(parts: Part[]): JsonObject[] {
   for (const part of parts) {
     switch (part.type) {
       case 'thinking':
-        // Unsigned reasoning (from chat's reasoning_content or a Gemini thought) cannot be verified
-        // by Anthropic and is rejected: it is left out.
+        // Reasoning Anthropic did not sign (chat's reasoning_content, OpenAI's or Gemini's) would be
+        // rejected: it is left out.
         if (part.redacted !== undefined) blocks.push({ type: 'redacted_thinking', data: part.redacted });
-        else if (part.signature !== undefined) blocks.push({ type: 'thinking', thinking: part.text, signature: part.signature });
+        else if (part.signature !== undefined && part.signer === 'anthropic') blocks.push({ type: 'thinking', thinking: part.text, signature: part.signature });
         break;
       case 'text':
         if (part.text !== '') blocks.push({ type: 'text', text: part.text });
@@ -198,7 +203,8 @@ export function writeAnthropicResponse(response: Response, ctx: ResponseContext)
   for (const part of response.parts) {
     if (part.type === 'text') content.push({ type: 'text', text: part.text });
     else if (part.type === 'thinking') {
-      content.push(part.redacted !== undefined ? { type: 'redacted_thinking', data: part.redacted } : { type: 'thinking', thinking: part.text, signature: part.signature ?? '' });
+      const signature = part.signature === undefined ? '' : signatureForSlot('anthropic', part.signer ?? 'anthropic', part.signature);
+      content.push(part.redacted !== undefined ? { type: 'redacted_thinking', data: part.redacted } : { type: 'thinking', thinking: part.text, signature });
     } else {
       content.push({ type: 'tool_use', id: part.id, name: part.name, input: parseArgumentsLeniently(part.arguments) });
     }

@@ -4,6 +4,7 @@
  * stringifies its own delta (the pino trick: precomputed prefixes, nothing else per call).
  */
 import type { ResponseContext } from '../canonical.ts';
+import type { Signer } from '../signatures.ts';
 import { StreamWriter, type Write } from '../stream-writer.ts';
 import { writeChatFinish, writeChatUsage } from './vocabulary.ts';
 
@@ -43,7 +44,7 @@ export class ChatStreamWriter extends StreamWriter {
   }
 
   /** Chat has no place for signatures or redacted reasoning: they are dropped (docs/translation.md). */
-  thinkingSignature(_signature: string): void {}
+  thinkingSignature(_signature: string, _signer: Signer): void {}
 
   redactedThinking(_data: string): void {}
 

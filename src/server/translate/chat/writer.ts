@@ -1,5 +1,6 @@
 /** Canonical → OpenAI Chat Completions bodies: the upstream request and the client's response. */
 import type { Message, Request, Response, ResponseContext } from '../canonical.ts';
+import { argumentsText } from '../canonical.ts';
 import { compact, type JsonObject } from '../json-value.ts';
 import { dataUrl } from '../media.ts';
 import { effortFor } from '../reasoning.ts';
@@ -30,7 +31,8 @@ export function writeChatRequest(request: Request, model: string, stream: boolea
       function: compact({ name: tool.name, description: tool.description, parameters: tool.parameters, strict: tool.strict }),
     }));
   }
-  if (request.toolChoice) {
+  // OpenAI rejects tool_choice without tools.
+  if (request.toolChoice && request.tools && request.tools.length > 0) {
     const choice = request.toolChoice;
     body.tool_choice = choice.type === 'tool' ? { type: 'function', function: { name: choice.name } } : choice.type;
   }
@@ -57,7 +59,7 @@ function assistantMessage(message: Message): JsonObject {
   const toolCalls: JsonObject[] = [];
   for (const part of message.parts) {
     if (part.type === 'text') texts.push(part.text);
-    else if (part.type === 'tool_call') toolCalls.push({ id: part.id, type: 'function', function: { name: part.name, arguments: part.arguments } });
+    else if (part.type === 'tool_call') toolCalls.push({ id: part.id, type: 'function', function: { name: part.name, arguments: argumentsText(part) } });
     // Reasoning is not sent back: OpenAI rejects it and DeepSeek asks clients to drop it.
   }
   const out: JsonObject = { role: 'assistant', content: texts.length > 0 ? texts.join('') : null };
@@ -114,7 +116,7 @@ export function writeChatResponse(response: Response, ctx: ResponseContext): Jso
   for (const part of response.parts) {
     if (part.type === 'text') texts.push(part.text);
     else if (part.type === 'thinking') reasoning.push(part.text);
-    else toolCalls.push({ id: part.id, type: 'function', function: { name: part.name, arguments: part.arguments } });
+    else toolCalls.push({ id: part.id, type: 'function', function: { name: part.name, arguments: argumentsText(part) } });
   }
   const message: JsonObject = { role: 'assistant', content: texts.length > 0 ? texts.join('') : null, refusal: null };
   if (reasoning.length > 0) message.reasoning_content = reasoning.join('');

@@ -10,6 +10,7 @@ import type { Message, Part, ReasoningConfig, Request, Response, TextPart, ToolC
 import { asArray, asObject, isObject, optNumber, optString, type JsonObject } from '../json-value.ts';
 import { fromGeminiSchema } from '../json-schema.ts';
 import { parseEffort } from '../reasoning.ts';
+import { signatureFromSlot } from '../signatures.ts';
 import { idWithSignature, synthesizedCallId } from '../tool-ids.ts';
 import { TranslationError } from '../translation-error.ts';
 import { readGeminiFinish, readGeminiUsage } from './vocabulary.ts';
@@ -97,8 +98,10 @@ function readThinking(value: unknown): ReasoningConfig | undefined {
 function readPart(part: JsonObject, where: string, positionId: string, unanswered: Map<string, string[]>): Part | null {
   if (typeof part.text === 'string') {
     if (part.thought === true) {
-      const signature = optString(part.thoughtSignature);
-      return signature === undefined ? { type: 'thinking', text: part.text } : { type: 'thinking', text: part.text, signature };
+      const value = optString(part.thoughtSignature);
+      if (value === undefined) return { type: 'thinking', text: part.text };
+      const { signer, signature } = signatureFromSlot('gemini', value);
+      return { type: 'thinking', text: part.text, signature, signer };
     }
     return { type: 'text', text: part.text };
   }
@@ -206,8 +209,15 @@ export function readGeminiResponse(input: unknown, requestId: string): Response 
         const kind = raw.thought === true ? 'thinking' : 'text';
         const last = parts.at(-1);
         // Streamed chunks split one text into many parts; a response holds it as one.
-        if (last && last.type === kind) last.text += raw.text;
+        if (last && last.type === kind && !(last.type === 'thinking' && last.signature !== undefined)) last.text += raw.text;
         else parts.push(kind === 'text' ? { type: 'text', text: raw.text } : { type: 'thinking', text: raw.text });
+        const signature = optString(raw.thoughtSignature);
+        const current = parts.at(-1);
+        // A thought's signature is kept with it; one on answer text has no place outside Gemini.
+        if (kind === 'thinking' && signature !== undefined && current?.type === 'thinking') {
+          current.signature = signature;
+          current.signer = 'gemini';
+        }
       } else if (isObject(raw.functionCall)) {
         const signature = optString(raw.thoughtSignature);
         const id = idWithSignature(optString(raw.functionCall.id) ?? synthesizedCallId(requestId, calls), signature);

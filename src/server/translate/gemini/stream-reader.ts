@@ -62,7 +62,7 @@ export class GeminiStreamReader implements SseEventHandler {
     if (typeof part.text === 'string') {
       if (part.thought === true) {
         if (part.text !== '') this.sink.thinking(part.text);
-        if (typeof part.thoughtSignature === 'string') this.sink.thinkingSignature(part.thoughtSignature);
+        if (typeof part.thoughtSignature === 'string') this.sink.thinkingSignature(part.thoughtSignature, 'gemini');
       } else if (part.text !== '') this.sink.text(part.text);
       return;
     }

@@ -6,6 +6,7 @@
  */
 import type { ResponseContext } from '../canonical.ts';
 import { parseArgumentsLeniently } from '../json-value.ts';
+import { signatureForSlot, type Signer } from '../signatures.ts';
 import { StreamWriter, type Write } from '../stream-writer.ts';
 import { idWithoutSignature } from '../tool-ids.ts';
 import { writeGeminiFinish, writeGeminiUsage } from './vocabulary.ts';
@@ -48,9 +49,9 @@ export class GeminiStreamWriter extends StreamWriter {
     this.part(`{"text":${JSON.stringify(delta)},"thought":true}`);
   }
 
-  thinkingSignature(signature: string): void {
+  thinkingSignature(signature: string, signer: Signer): void {
     if (this.closed) return;
-    this.part(`{"text":"","thought":true,"thoughtSignature":${JSON.stringify(signature)}}`);
+    this.part(`{"text":"","thought":true,"thoughtSignature":${JSON.stringify(signatureForSlot('gemini', signer, signature))}}`);
   }
 
   redactedThinking(_data: string): void {}

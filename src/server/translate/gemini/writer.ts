@@ -4,6 +4,7 @@ import { compact, isObject, parseArguments, parseArgumentsLeniently, type JsonOb
 import { toGeminiSchema } from '../json-schema.ts';
 import { mediaTypeFromUrl } from '../media.ts';
 import { budgetFor } from '../reasoning.ts';
+import { signatureForSlot } from '../signatures.ts';
 import { idWithoutSignature, signatureFromId } from '../tool-ids.ts';
 import { TranslationError } from '../translation-error.ts';
 import { writeGeminiFinish, writeGeminiUsage } from './vocabulary.ts';
@@ -57,7 +58,7 @@ export function writeGeminiRequest(request: Request, model: string, _stream: boo
     ];
   }
   const choice = request.toolChoice;
-  if (choice) {
+  if (choice && request.tools && request.tools.length > 0) {
     const functionCallingConfig =
       choice.type === 'tool'
         ? { mode: 'ANY', allowedFunctionNames: [choice.name] }
@@ -143,7 +144,10 @@ export function writeGeminiResponse(response: Response, ctx: ResponseContext): J
   for (const part of response.parts) {
     if (part.type === 'text') parts.push({ text: part.text });
     else if (part.type === 'thinking') {
-      if (part.redacted === undefined) parts.push(part.signature === undefined ? { text: part.text, thought: true } : { text: part.text, thought: true, thoughtSignature: part.signature });
+      if (part.redacted !== undefined) continue;
+      const out: JsonObject = { text: part.text, thought: true };
+      if (part.signature !== undefined) out.thoughtSignature = signatureForSlot('gemini', part.signer ?? 'gemini', part.signature);
+      parts.push(out);
     } else {
       const out: JsonObject = { functionCall: { id: idWithoutSignature(part.id), name: part.name, args: parseArgumentsLeniently(part.arguments) } };
       if (part.signature !== undefined) out.thoughtSignature = part.signature;

@@ -94,6 +94,6 @@ export class ResponsesStreamReader implements SseEventHandler {
     const item = event.item;
     if (!isObject(item)) return;
     if (item.type === 'function_call') this.sink.toolCallEnd(this.toolIndex(event));
-    else if (item.type === 'reasoning' && typeof item.encrypted_content === 'string') this.sink.thinkingSignature(item.encrypted_content);
+    else if (item.type === 'reasoning' && typeof item.encrypted_content === 'string') this.sink.thinkingSignature(item.encrypted_content, 'openai');
   }
 }

@@ -10,7 +10,8 @@
 import type { ResponseContext } from '../canonical.ts';
 import { StreamWriter, type Write } from '../stream-writer.ts';
 import { responseEnvelope } from './writer.ts';
-import { writeResponsesStatus } from './vocabulary.ts';
+import { REDACTED_MARK, writeResponsesStatus } from './vocabulary.ts';
+import { signatureForSlot, type Signer } from '../signatures.ts';
 
 const enum Item {
   None,
@@ -19,7 +20,6 @@ const enum Item {
   FunctionCall,
 }
 
-const REDACTED = 'redacted_thinking:';
 
 export class ResponsesStreamWriter extends StreamWriter {
   private sequence = 0;
@@ -97,16 +97,20 @@ export class ResponsesStreamWriter extends StreamWriter {
   }
 
   /** The signature closes its reasoning item: it is the last thing a thinking block sends. */
-  thinkingSignature(signature: string): void {
-    if (this.closed) return;
-    this.ensureStarted();
-    if (this.item !== Item.Reasoning || this.encrypted !== undefined) this.openReasoning();
-    this.encrypted = signature;
-    this.closeItem();
+  thinkingSignature(signature: string, signer: Signer): void {
+    this.closeReasoningWith(signatureForSlot('openai', signer, signature));
   }
 
   redactedThinking(data: string): void {
-    this.thinkingSignature(REDACTED + data);
+    this.closeReasoningWith(REDACTED_MARK + data);
+  }
+
+  private closeReasoningWith(encrypted: string): void {
+    if (this.closed) return;
+    this.ensureStarted();
+    if (this.item !== Item.Reasoning || this.encrypted !== undefined) this.openReasoning();
+    this.encrypted = encrypted;
+    this.closeItem();
   }
 
   toolCallStart(index: number, id: string, name: string): void {

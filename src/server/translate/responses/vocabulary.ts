@@ -1,6 +1,7 @@
 /** OpenAI Responses' names for canonical usage and finish reasons, both directions. */
 import type { FinishReason, ThinkingPart, Usage } from '../canonical.ts';
 import { isObject, optNumber, type JsonObject } from '../json-value.ts';
+import { signatureForSlot, signatureFromSlot } from '../signatures.ts';
 
 export function readResponsesUsage(value: unknown): Usage | null {
   if (!isObject(value)) return null;
@@ -45,18 +46,20 @@ export function writeResponsesStatus(reason: FinishReason): { status: string; in
 }
 
 /**
- * A reasoning item's encrypted_content carries another provider's signature, so a Responses
- * client that sends the item back lets the next request return it to the provider that signed it.
- * Anthropic's redacted thinking is marked, since it goes back as a different block.
+ * A reasoning item's encrypted_content is the Responses client's slot for a signature: another
+ * provider's is tagged with its signer (signatures.ts). Anthropic's redacted thinking is marked
+ * apart, since it goes back as a different block.
  */
-const REDACTED = 'redacted_thinking:';
+export const REDACTED_MARK = 'anthropic-redacted:';
 
 export function encryptedContentOf(part: ThinkingPart): string | undefined {
-  return part.redacted !== undefined ? REDACTED + part.redacted : part.signature;
+  if (part.redacted !== undefined) return REDACTED_MARK + part.redacted;
+  return part.signature === undefined ? undefined : signatureForSlot('openai', part.signer ?? 'openai', part.signature);
 }
 
 export function thinkingFromEncrypted(text: string, encrypted: string | undefined): ThinkingPart {
-  if (encrypted === undefined) return { type: 'thinking', text };
-  if (encrypted.startsWith(REDACTED)) return { type: 'thinking', text: '', redacted: encrypted.slice(REDACTED.length) };
-  return { type: 'thinking', text, signature: encrypted };
+  if (encrypted === undefined || encrypted === '') return { type: 'thinking', text };
+  if (encrypted.startsWith(REDACTED_MARK)) return { type: 'thinking', text: '', redacted: encrypted.slice(REDACTED_MARK.length) };
+  const { signer, signature } = signatureFromSlot('openai', encrypted);
+  return { type: 'thinking', text, signature, signer };
 }

@@ -1,5 +1,6 @@
 /** Canonical → OpenAI Responses bodies: the upstream request and the client's response. */
 import type { FinishReason, MediaSource, Message, Request, Response, ResponseContext, Usage } from '../canonical.ts';
+import { argumentsText } from '../canonical.ts';
 import { compact, type JsonObject } from '../json-value.ts';
 import { dataUrl } from '../media.ts';
 import { effortFor } from '../reasoning.ts';
@@ -25,7 +26,7 @@ export function writeResponsesRequest(request: Request, model: string, stream: b
     body.tools = request.tools.map((tool) => compact({ type: 'function', name: tool.name, description: tool.description, parameters: tool.parameters, strict: tool.strict ?? false }));
   }
   const choice = request.toolChoice;
-  if (choice) body.tool_choice = choice.type === 'tool' ? { type: 'function', name: choice.name } : choice.type;
+  if (choice && request.tools && request.tools.length > 0) body.tool_choice = choice.type === 'tool' ? { type: 'function', name: choice.name } : choice.type;
   if (request.parallelToolCalls !== undefined && request.tools && request.tools.length > 0) body.parallel_tool_calls = request.parallelToolCalls;
   const format = request.responseFormat;
   if (format?.type === 'json_object') body.text = { format: { type: 'json_object' } };
@@ -55,7 +56,7 @@ function writeItems(input: JsonObject[], message: Message): void {
         if (part.text !== '') texts.push({ type: 'output_text', text: part.text, annotations: [] });
       } else if (part.type === 'tool_call') {
         flushText();
-        input.push({ type: 'function_call', call_id: part.id, name: part.name, arguments: part.arguments });
+        input.push({ type: 'function_call', call_id: part.id, name: part.name, arguments: argumentsText(part) });
       }
       // Reasoning from another provider cannot be verified by OpenAI (its items need OpenAI's own
       // ids and encrypted content): it is left out.
@@ -148,7 +149,7 @@ export function writeResponsesResponse(response: Response, ctx: ResponseContext)
       if (encrypted !== undefined) item.encrypted_content = encrypted;
       output.push(item);
     } else {
-      output.push({ id: `fc_${rid}_${output.length}`, type: 'function_call', status: 'completed', call_id: part.id, name: part.name, arguments: part.arguments });
+      output.push({ id: `fc_${rid}_${output.length}`, type: 'function_call', status: 'completed', call_id: part.id, name: part.name, arguments: argumentsText(part) });
     }
   }
   return responseEnvelope(ctx, ctx.created ?? Math.floor(Date.now() / 1000), 'completed', output, response.usage, response.finish);
