@@ -24,6 +24,7 @@ export class Gateway implements Service {
   #server: Server | null = null;
   #tracker: RequestTracker | null = null;
   #listen: ListenInfo | null = null;
+  #cutDelay: (() => void) | null = null;
   /** One registry for the process's life: counters survive reloads. */
   readonly metrics: Metrics;
 
@@ -110,8 +111,17 @@ export class Gateway implements Service {
     this.ready = false;
     const tracker = this.#tracker;
     if (tracker === null) return { forced: false };
-    // Load balancers see /readyz fail and stop sending before the listener closes.
-    if (options.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+    // Load balancers see /readyz fail and stop sending before the listener closes; a forced stop cuts the wait.
+    if (options.delayMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, options.delayMs);
+        this.#cutDelay = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#cutDelay = null;
+    }
     onDraining(tracker.inFlight);
     const result = await tracker.drain(options.timeoutMs);
     await this.snapshot?.upstreams.close();
@@ -119,6 +129,7 @@ export class Gateway implements Service {
   }
 
   force(): void {
+    this.#cutDelay?.();
     this.#tracker?.force();
   }
 }
