@@ -3,7 +3,7 @@
  * config → PID lock → log sink → control socket → fork server → relay readiness → serve signals,
  * control requests and the watchdog → shutdown with a deadline → clean up on every exit path.
  */
-import { AppError, describeReport, toErrorReport, type ErrorReport } from '../shared/errors.ts';
+import { describeReport, toErrorReport, type ErrorReport } from '../shared/errors.ts';
 import { ExitCode } from '../shared/exit-codes.ts';
 import type { ReloadSource, ReloadVerdict, ServerMessage } from '../shared/ipc.ts';
 import { createLogger, type AppLogger } from '../shared/logger.ts';
@@ -29,10 +29,14 @@ export interface RunOptions {
   overrides: Overrides;
   pidFile: string | undefined;
   daemon: boolean;
+  /** `--startup-timeout`: overrides the config's startup-timeout. */
+  startupTimeoutMs?: number | undefined;
 }
 
 /** Where the launcher reports its fate: the `run -d` parent in daemon mode, nothing in the foreground. */
 export type Reporter = {
+  /** The config is loaded and the PID file held: the server is forked now and has `deadlineMs` to serve. */
+  starting?(deadlineMs: number): void;
   ready(info: { pid: number; url: string; pidFile: string; logFile: string | null }): void;
   failed(error: ErrorReport): void;
 };
@@ -68,17 +72,20 @@ export class Supervisor {
   /** Runs until the server is gone; resolves with the launcher's exit code. Never rejects. */
   async run(): Promise<ExitCode> {
     routeSignals((signal) => this.#onSignal(signal));
-    let readyReported = false;
+    let failure: ErrorReport | null = null;
     try {
       await this.#prepare();
       const ready = await this.#startServer();
-      if (!ready.ok) throw ready.error;
-      readyReported = true;
+      if (!ready.ok) failure = ready.error;
     } catch (error) {
-      const report = toErrorReport(error);
-      if (this.#sink !== null) this.#log.fatal(`startup failed: ${describeReport(report)}`);
-      if (!readyReported) this.reporter.failed(report);
+      failure = toErrorReport(error);
+    }
+    if (failure !== null) {
+      if (this.#sink !== null) this.#log.fatal(`startup failed: ${describeReport(failure)}`);
+      // The PID file and the control socket go before the `run -d` command hears of the failure:
+      // once it returns, nothing of this instance may be left.
       await this.#cleanup();
+      this.reporter.failed(failure);
       return ExitCode.FAILURE;
     }
     const exit = await (this.#server as ServerProcess).exited;
@@ -112,11 +119,12 @@ export class Supervisor {
     this.#control = await ControlServer.open(controlSocketPath(this.#pid.path), (request, reply) => this.#onControl(request, reply));
   }
 
-  #startServer(): Promise<{ ok: true } | { ok: false; error: AppError | ErrorReport }> {
-    const config = this.#loaded.config;
+  #startServer(): Promise<{ ok: true } | { ok: false; error: ErrorReport }> {
+    const startupTimeout = this.options.startupTimeoutMs ?? this.#loaded.config.startupTimeout;
+    this.reporter.starting?.(startupTimeout);
     return new Promise((resolve) => {
       let settled = false;
-      const settle = (result: { ok: true } | { ok: false; error: AppError | ErrorReport }): void => {
+      const settle = (result: { ok: true } | { ok: false; error: ErrorReport }): void => {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
@@ -152,10 +160,12 @@ export class Supervisor {
       }
       const deadline = setTimeout(() => {
         server.kill();
-        settle({ ok: false, error: new AppError('E_STARTUP_TIMEOUT', `the server did not become ready within ${config.startupTimeout / 1000}s (startup-timeout)`) });
-      }, config.startupTimeout);
+        const origin = this.options.startupTimeoutMs === undefined ? 'startup-timeout' : '--startup-timeout';
+        settle({ ok: false, error: { code: 'E_STARTUP_TIMEOUT', message: `the server did not become ready within ${startupTimeout / 1000}s (${origin}); it was killed` } });
+      }, startupTimeout);
       void server.exited.then((exit) => {
-        if (!settled) settle({ ok: false, error: new AppError('E_SERVER_EXITED', `the server exited during startup (${describeExit(exit)}); see the log above`) });
+        const where = sink.path === null ? 'above' : `in ${sink.path}`;
+        if (!settled) settle({ ok: false, error: { code: 'E_SERVER_EXITED', message: `the server exited during startup (${describeExit(exit)}); its output is ${where}` } });
       });
     });
   }
@@ -163,6 +173,8 @@ export class Supervisor {
   #onServerMessage(message: Exclude<ServerMessage, { t: 'ready' } | { t: 'fatal' }>): void {
     switch (message.t) {
       case 'reloading':
+        // A reload that races the stop: systemd is already deactivating and must not be told otherwise.
+        if (this.#stopping) return;
         this.#state = 'reloading';
         this.#sd.reloading();
         return;
@@ -186,7 +198,11 @@ export class Supervisor {
       : `reload (${verdict.source}) rejected, still serving generation ${verdict.generation}: ${describeReport(verdict.error ?? { code: 'E_RELOAD_REJECTED', message: 'rejected' })}`;
     if (verdict.ok) this.#log.info(text);
     else this.#log.error(text);
-    this.#sd.reloaded(text.split('\n')[0] as string);
+    // STATUS is one line (systemctl status shows it): the reason's details follow its summary.
+    const status = text.split('\n').map((line) => line.trim()).filter((line) => line !== '').join('; ');
+    // READY=1 after STOPPING=1 would announce a stopping service as up again; only the verdict goes out.
+    if (this.#stopping) this.#sd.status(status);
+    else this.#sd.reloaded(status);
     if (id !== null) {
       for (const reply of this.#pendingReloads.get(id) ?? []) reply({ id: 0, type: 'reloaded', verdict });
       this.#pendingReloads.delete(id);
