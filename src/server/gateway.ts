@@ -50,7 +50,8 @@ export class Gateway implements Service {
     const config = loaded.config;
     const server = createServer({
       headersTimeout: config.server.headerTimeout,
-      requestTimeout: 0,
+      // Receiving a request (not answering it: streams run long) must not take forever; slow-body clients are cut.
+      requestTimeout: 300_000,
       keepAliveTimeout: config.server.keepAliveTimeout,
     });
     this.#server = server;

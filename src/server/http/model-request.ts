@@ -191,6 +191,19 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     res.off('close', onClose);
     ctx.shutdown.removeEventListener('abort', onShutdown);
   };
+  // timeouts.total bounds the whole upstream exchange, the relay included.
+  let timedOut = false;
+  const totalMs = provider.timeouts.total;
+  const totalTimer =
+    totalMs > 0
+      ? setTimeout(() => {
+          timedOut = true;
+          abort.abort(new Error(`the upstream exceeded its total timeout of ${totalMs} ms`));
+        }, totalMs)
+      : null;
+  const stopTimer = (): void => {
+    if (totalTimer !== null) clearTimeout(totalTimer);
+  };
 
   let response: Dispatcher.ResponseData;
   const sentAt = Date.now();
@@ -198,6 +211,8 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     response = await undiciRequest(url, { method: 'POST', headers, body: payload, dispatcher, signal: abort.signal });
   } catch (error) {
     cleanup();
+    stopTimer();
+    if (timedOut) return { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } };
     if (abort.signal.aborted) return { kind: 'relayed', label: 'aborted' };
     const timeout = error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError || error instanceof undiciErrors.BodyTimeoutError;
     return timeout ? { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } } : { kind: 'failed', label: 'network_error', outcome: { kind: 'network', error } };
@@ -206,6 +221,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   if (response.statusCode >= 400) {
     let errorBody = await readLimited(response.body, ERROR_BODY_LIMIT);
     cleanup();
+    stopTimer();
     const outcome: UpstreamOutcome = { kind: 'http', status: response.statusCode, headers: response.headers, body: errorBody.toString('utf8') };
     setServedBy(res, record, attempt);
     let status = response.statusCode;
@@ -231,6 +247,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   if (upstreamWire !== null && !eventStream) {
     const whole = await readLimited(response.body, Number.MAX_SAFE_INTEGER);
     cleanup();
+    stopTimer();
     const translated = Buffer.from(JSON.stringify(translateResponse(upstreamWire, from, parseJson(whole), responseContext)));
     res.setHeader('content-type', 'application/json');
     res.setHeader('content-length', translated.length);
@@ -263,6 +280,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     shutdown: ctx.shutdown,
     ...(upstreamWire === null ? {} : { transform: (write: (text: string) => void) => (translator = createStreamTranslator(upstreamWire, from, write, responseContext)) }),
   });
+  stopTimer();
   if (eventStream) ctx.onStream(false);
   record.ttfbMs = result.firstByteAt === 0 ? null : result.firstByteAt - sentAt;
   record.bytes = result.bytes;
