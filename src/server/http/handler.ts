@@ -32,7 +32,18 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
     res.setHeader('x-request-id', id);
 
     const record = newAccessRecord(id, req.method ?? 'GET', path);
-    res.once('close', () => finish(gateway, snapshot, record, res.headersSent ? res.statusCode : 499));
+    // The access line and metrics wait for the response to close and for the model handler to
+    // finish: 'close' can fire (on a nextTick) before the handler's code after its last await has
+    // filled in bytes, time to first byte, tokens and outcome.
+    let pending = 1;
+    let status = 499;
+    const settle = (): void => {
+      if (--pending === 0) finish(gateway, snapshot, record, status);
+    };
+    res.once('close', () => {
+      status = res.headersSent ? res.statusCode : 499;
+      settle();
+    });
     const cors = snapshot.config.server.cors;
     if (cors.enabled && applyCors(req, res, cors)) return;
 
@@ -61,11 +72,14 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
       const gemini = bodyRoute === undefined ? geminiRoute(path) : null;
       const route = bodyRoute ?? gemini?.route;
       if (route !== undefined) {
-        void handleModelRequest({ req, res, snapshot, route, urlModel: gemini?.model ?? null, shutdown, record, metrics: gateway.metrics, onStream }).catch((error: unknown) => {
-          gateway.logger.error(`request ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-          if (!res.headersSent) sendError(res, route.client, 500, 'Internal error in the gateway; see its log.');
-          else res.destroy();
-        });
+        pending++;
+        void handleModelRequest({ req, res, snapshot, route, urlModel: gemini?.model ?? null, shutdown, record, metrics: gateway.metrics, onStream })
+          .catch((error: unknown) => {
+            gateway.logger.error(`request ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+            if (!res.headersSent) sendError(res, route.client, 500, 'Internal error in the gateway; see its log.');
+            else res.destroy();
+          })
+          .finally(settle);
         return;
       }
     }
