@@ -274,6 +274,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   let translator: ReturnType<typeof createStreamTranslator> | null = null;
   const result = await relay(response.body, res, {
     format: route.client,
+    responses: route.wire === 'responses',
     keepAliveMs: snapshot.config.server.streamKeepalive,
     eventStream,
     abortUpstream: (reason) => abort.abort(reason),

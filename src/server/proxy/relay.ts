@@ -20,6 +20,8 @@ export interface RelayOptions {
   /** When set, upstream bytes go through it instead of straight to the client. */
   transform?: (write: (text: string) => void) => RelayTransform;
   format: ClientFormat;
+  /** The client is on the Responses API, whose streams end with a typed `error` event. */
+  responses?: boolean;
   /** SSE keep-alive interval in ms; 0 disables. */
   keepAliveMs: number;
   /** Whether the response is an event stream (keep-alives and error events apply). */
@@ -102,6 +104,14 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
       resolve({ bytes, firstByteAt, tail: Buffer.concat(tailChunks).toString('utf8'), outcome });
     };
 
+    /** The error event that ends a passthrough stream, numbered after the last Responses event relayed. */
+    const errorEvent = (status: number, message: string): string => {
+      if (options.responses !== true) return streamError(options.format, status, message);
+      let last = -1;
+      for (const m of Buffer.concat(tailChunks).toString('utf8').matchAll(/"sequence_number"\s*:\s*(\d+)/g)) last = Number(m[1]);
+      return streamError(options.format, status, message, { responses: true, sequenceNumber: last + 1 });
+    };
+
     const onData = (chunk: Buffer): void => {
       tailChunks.push(chunk);
       tailBytes += chunk.length;
@@ -128,7 +138,7 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
         res.end();
       } else if (options.eventStream && !res.destroyed) {
         if (!atBoundary) res.write('\n\n');
-        res.end(streamError(options.format, 502, `upstream stream failed: ${error.message}`));
+        res.end(errorEvent(502, `upstream stream failed: ${error.message}`));
       } else {
         res.destroy();
       }
@@ -149,7 +159,7 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
         res.end();
       } else if (options.eventStream && !res.destroyed) {
         if (!atBoundary) res.write('\n\n');
-        res.end(streamError(options.format, 503, 'the gateway is shutting down; the stream was cut at its shutdown deadline'));
+        res.end(errorEvent(503, 'the gateway is shutting down; the stream was cut at its shutdown deadline'));
       } else {
         res.destroy();
       }
