@@ -101,6 +101,8 @@ export class Gateway implements Service {
       }
       const next = buildSnapshot(loaded, current.generation + 1, current);
       this.snapshot = next;
+      // Its upstream pools close once the requests that started on it are done.
+      current.upstreams.retire();
       if (after.log.level !== before.log.level || after.log.format !== before.log.format) this.#useLogger(loaded);
       return { ok: true, source, at, generation: next.generation, hash: next.hash, changed: changedSections(before, after) };
     } catch (error) {

@@ -44,6 +44,17 @@ export interface ModelRequestContext {
 }
 
 export async function handleModelRequest(ctx: ModelRequestContext): Promise<void> {
+  // Leased before the first await and held to the end: a reload must not close the upstream pool
+  // this request will dispatch on (its body may still be arriving).
+  const release = ctx.snapshot.upstreams.lease();
+  try {
+    await serveModelRequest(ctx);
+  } finally {
+    release();
+  }
+}
+
+async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   const { req, res, snapshot, route, record } = ctx;
   const format = route.client;
 

@@ -2,7 +2,9 @@
  * One undici dispatcher per provider: a keep-alive connection pool with the provider's timeouts
  * (connect, first byte = headersTimeout, idle between chunks = bodyTimeout) and its optional
  * outbound proxy. Pools are reused across reloads when their settings did not change, so a
- * reload does not throw away warm upstream connections; replaced pools close once idle.
+ * reload does not throw away warm upstream connections. A replaced pool is closed only once no
+ * generation that uses it is current or still serving a request: a request that started on the
+ * old generation and has not dispatched yet (its body still arriving) must find its pool open.
  */
 import { Agent, ProxyAgent, type Dispatcher } from 'undici';
 import type { ProviderConfig } from '../../shared/config/schema.ts';
@@ -10,9 +12,15 @@ import type { ProviderConfig } from '../../shared/config/schema.ts';
 interface Entry {
   readonly signature: string;
   readonly dispatcher: Dispatcher;
+  /** Generations (UpstreamPools) holding this dispatcher that are current or still leased. */
+  refs: number;
 }
 
 export class UpstreamPool {
+  #leases = 0;
+  #retired = false;
+  #released = false;
+
   private constructor(private readonly entries: ReadonlyMap<string, Entry>) {}
 
   static build(providers: readonly ProviderConfig[], previous: UpstreamPool | null): UpstreamPool {
@@ -21,15 +29,38 @@ export class UpstreamPool {
       if (provider.type === 'mock') continue;
       const signature = JSON.stringify([provider.timeouts, provider.proxy ?? null]);
       const old = previous?.entries.get(provider.name);
-      entries.set(provider.name, old !== undefined && old.signature === signature ? old : { signature, dispatcher: createDispatcher(provider) });
-    }
-    if (previous !== null) {
-      for (const [name, old] of previous.entries) {
-        // close() lets requests in flight on the old generation finish first.
-        if (entries.get(name) !== old) void old.dispatcher.close().catch(() => undefined);
-      }
+      const entry = old !== undefined && old.signature === signature ? old : { signature, dispatcher: createDispatcher(provider), refs: 0 };
+      entry.refs++;
+      entries.set(provider.name, entry);
     }
     return new UpstreamPool(entries);
+  }
+
+  /** Held by a request for its whole life; the returned function ends the lease (idempotent). */
+  lease(): () => void {
+    this.#leases++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.#leases--;
+      this.#releaseIfUnused();
+    };
+  }
+
+  /** A newer generation replaced this one: close its dispatchers that no other generation uses, once its requests are done. */
+  retire(): void {
+    this.#retired = true;
+    this.#releaseIfUnused();
+  }
+
+  #releaseIfUnused(): void {
+    if (!this.#retired || this.#leases > 0 || this.#released) return;
+    this.#released = true;
+    for (const entry of this.entries.values()) {
+      // close() still lets requests already dispatched on it finish.
+      if (--entry.refs === 0) void entry.dispatcher.close().catch(() => undefined);
+    }
   }
 
   dispatcher(provider: string): Dispatcher | undefined {
