@@ -45,7 +45,8 @@ export function writeChatRequest(request: Request, model: string, stream: boolea
       json_schema: compact({ name: format.name, description: format.description, schema: format.schema, strict: format.strict }),
     };
   }
-  if (request.reasoning) body.reasoning_effort = request.reasoning.enabled ? effortFor(request.reasoning) : 'none';
+  // Reasoning turned off is left unsaid: non-reasoning models reject reasoning_effort altogether.
+  if (request.reasoning?.enabled) body.reasoning_effort = effortFor(request.reasoning);
   if (stream) {
     body.stream = true;
     // Without it an OpenAI stream carries no usage at all, and the gateway's metrics need it.

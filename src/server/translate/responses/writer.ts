@@ -33,10 +33,9 @@ export function writeResponsesRequest(request: Request, model: string, stream: b
   else if (format?.type === 'json_schema') {
     body.text = { format: compact({ type: 'json_schema', name: format.name, description: format.description, schema: format.schema, strict: format.strict }) };
   }
-  if (request.reasoning) {
-    // A summary is what the client's reasoning/thinking fields are made from.
-    body.reasoning = request.reasoning.enabled ? { effort: effortFor(request.reasoning), summary: 'auto' } : { effort: 'none' };
-  }
+  // A summary is what the client's reasoning/thinking fields are made from. Reasoning turned off
+  // is left unsaid: non-reasoning models reject the parameter altogether.
+  if (request.reasoning?.enabled) body.reasoning = { effort: effortFor(request.reasoning), summary: 'auto' };
   body.user = request.user;
   // The client sent the whole conversation, as every other format does: nothing to keep at OpenAI.
   body.store = false;
