@@ -142,7 +142,8 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
     // The upstream's own answer, in the client's own format (same family): relay it as it came.
     res.statusCode = lastError.status;
     const headers = clientResponseHeaders(lastError.headers);
-    for (const name in headers) res.setHeader(name, headers[name] as string | string[]);
+    // The gateway's own headers (x-request-id, the client's x-ratelimit-*, x-ai-proxy-*) win.
+    for (const name in headers) if (!res.hasHeader(name)) res.setHeader(name, headers[name] as string | string[]);
     res.setHeader('content-length', lastError.body.length);
     res.end(lastError.body);
     return;
@@ -271,7 +272,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
 
   if (upstreamWire === null) {
     const outHeaders = clientResponseHeaders(response.headers);
-    for (const name in outHeaders) res.setHeader(name, outHeaders[name] as string | string[]);
+    for (const name in outHeaders) if (!res.hasHeader(name)) res.setHeader(name, outHeaders[name] as string | string[]);
   } else {
     res.setHeader('content-type', 'text/event-stream');
     res.setHeader('cache-control', 'no-cache');

@@ -37,7 +37,8 @@ export function clientResponseHeaders(upstream: Record<string, string | string[]
   for (const name in upstream) {
     if (dropResponse.has(name)) continue;
     const value = upstream[name];
-    if (value !== undefined) headers[name] = value;
+    // The client's request id is the gateway's; the upstream's own id stays available for support tickets.
+    if (value !== undefined) headers[name === 'x-request-id' ? 'x-upstream-request-id' : name] = value;
   }
   return headers;
 }
