@@ -161,7 +161,6 @@ export class Guest {
     /** PID of the guest's systemd, as seen from the host. */
     readonly pid1: number,
     private readonly nspawn: ChildProcess,
-    private readonly consoleLines: string[],
   ) {
     nspawn.on('exit', () => (this.exited = true));
     // Last resort if the test process dies without running its teardown.
@@ -247,7 +246,7 @@ export class Guest {
     } catch (err) {
       return fail(err);
     }
-    const guest = new Guest(pid1, nspawn, consoleLines);
+    const guest = new Guest(pid1, nspawn);
     try {
       const left = Math.max(1000, opts.bootTimeoutMs - (Date.now() - started));
       const state = await guest.exec(['systemctl', 'is-system-running', '--wait'], { timeoutMs: left });
@@ -261,6 +260,7 @@ export class Guest {
       return guest;
     } catch (err) {
       guest.killNow();
+      guest.unhook();
       return fail(err);
     }
   }
@@ -287,10 +287,6 @@ export class Guest {
       { input: content },
     );
     if (r.code !== 0) throw new Error(`writing ${path} in the guest failed: ${r.stderr}`);
-  }
-
-  consoleTail(lines = 60): string {
-    return this.consoleLines.slice(-lines).join('\n');
   }
 
   /** Powers the guest off (SIGTERM to systemd-nspawn asks the guest to power off); forces after the deadline. */

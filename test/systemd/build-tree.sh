@@ -36,7 +36,17 @@ if [ -n "$need" ]; then
   apt-get install -y -q --no-install-recommends $need >&2
 fi
 
-if [ -f "$DEST/$MARKER" ] && [ "$(cat "$DEST/$MARKER")" = "$TREE_VERSION" ]; then
+ready() { [ -f "$DEST/$MARKER" ] && [ "$(cat "$DEST/$MARKER")" = "$TREE_VERSION" ]; }
+if ready; then
+  log "tree is ready: $DEST"
+  exit 0
+fi
+
+# One builder at a time; whoever waited finds the tree ready.
+mkdir -p "$(dirname "$DEST")"
+exec 9>"$DEST.lock"
+flock 9
+if ready; then
   log "tree is ready: $DEST"
   exit 0
 fi
@@ -64,7 +74,6 @@ log "mirror: $MIRROR"
 
 PARTIAL="$DEST.partial"
 rm -rf "$PARTIAL" "$DEST"
-mkdir -p "$(dirname "$DEST")"
 
 log "debootstrap $SUITE (minbase + $INCLUDE) into $PARTIAL; this takes a few minutes"
 start=$(date +%s)

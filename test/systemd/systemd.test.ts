@@ -7,7 +7,6 @@
 // cached in /var/cache/ai-proxy-test; AI_PROXY_TEST_TREE overrides the path). How it works and
 // what it relaxes: docs/operations-systemd.md, "Testing the unit".
 import { test } from 'node:test';
-import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, realpathSync } from 'node:fs';
@@ -31,11 +30,26 @@ const TEST_DROP_IN = `[Service]
 WatchdogSec=4
 `;
 
+// The file watcher is off so that every reload the test sees is the one `systemctl reload` asked for.
+// slow-1 streams 20 words at 10 per second: a stream that is in flight for 2 s.
+const SLOW_REPLY = 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty';
 const config = (models: string[]): string => `listen: { host: 127.0.0.1, port: 8317 }
+watch-config: false
 providers:
   - name: mock
     type: mock
     models: [${models.join(', ')}]
+  - name: slow
+    type: mock
+    models: [slow-1]
+    mock: { tokens-per-second: 10, reply: "${SLOW_REPLY}" }
+`;
+// Run by the guest's systemd (systemd-run), so the client is nobody's child on the host side.
+const STREAM_CLIENT = `#!/bin/sh
+curl -sS -N --max-time 30 -H 'content-type: application/json' \\
+  -d '{"model":"slow-1","stream":true,"messages":[{"role":"user","content":"count"}]}' \\
+  ${BASE}/v1/chat/completions >/run/stream.out 2>/run/stream.err
+echo $? >/run/stream.rc
 `;
 const BAD_VALUE = 'listen: { port: "not-a-port" }\n';
 const BAD_YAML = 'listen: { host: 127.0.0.1, port: 8317\nproviders: [\n';
@@ -169,11 +183,11 @@ test('the shipped systemd unit works under a real systemd', { timeout: 15 * 60_0
     log: say,
   });
 
-  // Adds the unit's journal and the guest console to a failing scenario's message.
-  const scenario = (name: string, fn: (st: TestContext) => Promise<void>): Promise<void> =>
-    t.test(name, { timeout: 120_000 }, async (st) => {
+  // A subtest whose failure message ends with the unit's journal.
+  const scenario = (name: string, fn: () => Promise<void>): Promise<void> =>
+    t.test(name, { timeout: 120_000 }, async () => {
       try {
-        await fn(st);
+        await fn();
       } catch (err) {
         const j = await journal(guest).catch((e: unknown) => `(journal unavailable: ${String(e)})`);
         if (err instanceof Error) err.message += `\n--- journal of ${UNIT} ---\n${j}`;
@@ -206,6 +220,9 @@ test('the shipped systemd unit works under a real systemd', { timeout: 15 * 60_0
       say(`failed start returned ${r.code} after ${Date.now() - t0} ms`);
       assert.notEqual(r.code, 0, `systemctl start succeeded with a broken config: ${r.out}`);
       assert.notEqual((await show(guest)).ActiveState, 'active');
+      // It failed for the reason we gave it, said in the journal (not a crash before loading).
+      const logged = await guest.exec(['journalctl', '--no-pager', '-o', 'cat', '-u', UNIT]);
+      assert.match(logged.stdout, /listen\.port|not-a-port/, 'the journal does not say what is wrong with the config');
       await resetUnit(guest);
     });
 
@@ -268,7 +285,8 @@ test('the shipped systemd unit works under a real systemd', { timeout: 15 * 60_0
       const after = await show(guest);
       assert.equal(after.ActiveState, 'active');
       assert.equal(after.MainPID, before.MainPID, 'reload restarted the launcher');
-      say(`StatusText after reload: ${after.StatusText ?? ''}`);
+      // READY=1 after the reload carries the verdict in STATUS=.
+      assert.match(after.StatusText ?? '', /applied/i, `StatusText after reload: ${after.StatusText}`);
     });
 
     await scenario('`systemctl reload` fails on a broken config and the gateway keeps serving', async () => {
@@ -284,6 +302,7 @@ test('the shipped systemd unit works under a real systemd', { timeout: 15 * 60_0
         assert.equal(s.ActiveState, 'active', `not active after a rejected reload (${what})`);
         assert.equal(s.SubState, 'running');
         assert.equal(s.MainPID, before.MainPID, `the launcher changed after a rejected reload (${what})`);
+        assert.match(s.StatusText ?? '', /rejected/i, `StatusText after a rejected reload: ${s.StatusText}`);
         assert.equal((await get(guest, '/healthz')).status, 200);
         assert.deepEqual(modelIds((await get(guest, '/v1/models')).body), served, `the old config is no longer served (${what})`);
       }
@@ -305,6 +324,28 @@ test('the shipped systemd unit works under a real systemd', { timeout: 15 * 60_0
       for (const pid of [oldMain, ...oldServers]) assert.equal(await alive(guest, pid), false, `old process ${pid} survived`);
     });
 
+    await scenario('`systemctl stop` lets an in-flight stream finish (KillMode=mixed, graceful drain)', async () => {
+      await ensureRunning(guest);
+      await guest.writeFile('/run/stream-client.sh', STREAM_CLIENT, '0755');
+      const client = await guest.exec(['systemd-run', '--quiet', '--unit=stream-client', '/run/stream-client.sh']);
+      assert.equal(client.code, 0, `systemd-run: ${client.stderr}`);
+      await poll('the stream to start', 10_000, async () => /data:/.test((await guest.exec(['cat', '/run/stream.out'])).stdout));
+      const t0 = Date.now();
+      const r = await systemctl(guest, ['stop', UNIT], 90_000);
+      const took = Date.now() - t0;
+      say(`systemctl stop with a stream in flight took ${took} ms`);
+      assert.equal(r.code, 0, `systemctl stop failed: ${r.out}`);
+      const rc = await poll('the stream client to finish', 15_000, async () => {
+        const c = await guest.exec(['cat', '/run/stream.rc']);
+        return c.code === 0 ? c.stdout.trim() : undefined;
+      });
+      const out = (await guest.exec(['cat', '/run/stream.out', '/run/stream.err'])).stdout;
+      assert.equal(rc, '0', `the stream was cut (curl exit ${rc}):\n${out.slice(-500)}`);
+      assert.match(out, /twenty/, 'the stream ended before its last word');
+      assert.match(out, /data: \[DONE\]\s*$/, 'the stream has no [DONE]');
+      assert.equal((await show(guest)).Result, 'success');
+    });
+
     await scenario('`systemctl stop` stops cleanly and leaves no process', async () => {
       await ensureRunning(guest);
       const t0 = Date.now();
@@ -321,6 +362,14 @@ test('the shipped systemd unit works under a real systemd', { timeout: 15 * 60_0
       assert.ok(took < 15_000, `stop took ${took} ms with nothing to drain`);
       const st = await guest.exec(['ai-proxy', 'status'], { timeoutMs: 15_000 });
       assert.equal(st.code, 3, `ai-proxy status after stop: ${st.code} (LSB: 3 = not running)\n${st.stdout}${st.stderr}`);
+    });
+
+    await scenario('systemd logged no complaint about the unit (notify access, watchdog, unit file)', async () => {
+      const r = await guest.exec(['journalctl', '--no-pager', '-o', 'cat', '_PID=1']);
+      const complaints = r.stdout
+        .split('\n')
+        .filter((l) => /ai-proxy/.test(l) && /reception only permitted|watchdog timeout|unknown key|ignoring|not executable|unsafe|deprecated/i.test(l));
+      assert.deepEqual(complaints, []);
     });
   } finally {
     await guest.shutdown();
