@@ -93,7 +93,8 @@ after(async () => {
 
 function streamBytes(from: WireFormat, to: WireFormat, name: string): string[] {
   const chunks: string[] = [];
-  const translator = createStreamTranslator(from, to, (s) => chunks.push(s), CTX);
+  // The SDK call below asks for usage (stream_options.include_usage), so the gateway passes that on.
+  const translator = createStreamTranslator(from, to, (s) => chunks.push(s), { ...CTX, includeUsage: true });
   translator.push(readBytes(`streams/${from}/${name}.sse`));
   translator.end();
   return chunks;

@@ -193,10 +193,13 @@ describe('how a stream ends', () => {
     assert.deepEqual(translator.usage(), { inputTokens: 25, outputTokens: 60, totalTokens: 85, cachedInputTokens: 0, cacheWriteTokens: 5, reasoningTokens: 0 });
   });
 
-  it('leaves out the chat usage chunk when the client did not ask for it', () => {
-    const out = translate('anthropic', 'chat', readBytes('streams/anthropic/text.sse'), { ...CTX, includeUsage: false });
-    assert.equal(out.some((s) => s.includes('"usage"')), false);
-    assert.equal(out.at(-1), 'data: [DONE]\n\n');
+  it('sends the chat usage chunk only to a client that asked for it (stream_options.include_usage)', () => {
+    const plain = translate('anthropic', 'chat', readBytes('streams/anthropic/text.sse'));
+    assert.equal(plain.some((s) => s.includes('"usage"')), false);
+    assert.equal(plain.at(-1), 'data: [DONE]\n\n');
+    const asked = translate('anthropic', 'chat', readBytes('streams/anthropic/text.sse'), { ...CTX, includeUsage: true });
+    assert.match(asked.at(-2) ?? '', /"choices":\[\],"usage":\{"prompt_tokens":1117,"completion_tokens":12/);
+    checkChat(asked);
   });
 
   it('turns a chat upstream’s in-stream error into the client’s error event', () => {

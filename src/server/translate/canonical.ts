@@ -164,7 +164,11 @@ export interface ResponseContext {
   requestId: string;
   /** Unix seconds for `created` fields; defaults to now (tests pin it). */
   created?: number;
-  /** chat streams: emit the final usage chunk (the client's stream_options.include_usage). Default true. */
+  /**
+   * chat streams: send the final usage chunk (`choices: []`), as OpenAI does only when the client
+   * set stream_options.include_usage: clients that did not ask may index choices[0] blindly.
+   * Default false. usage() reports the counts for metrics either way.
+   */
   includeUsage?: boolean;
 }
 

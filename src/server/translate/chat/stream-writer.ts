@@ -75,7 +75,7 @@ export class ChatStreamWriter extends StreamWriter {
 
   protected writeEnd(): void {
     this.onFinish();
-    if (this.usageSoFar !== null && this.ctx.includeUsage !== false) {
+    if (this.usageSoFar !== null && this.ctx.includeUsage === true) {
       this.write(`${this.usagePrefix}${JSON.stringify(writeChatUsage(this.usageSoFar))}}\n\n`);
     }
     this.write('data: [DONE]\n\n');
