@@ -89,12 +89,20 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
   };
 }
 
+/** Paths served by name. Any other path is one label, so that scanners cannot grow the metric set without bound. */
+const namedRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/v1/models', '/v1beta/models', '/admin/config', '/admin/routes', '/admin/credentials', ...bodyModelRoutes.keys()]);
+
+function routeLabel(path: string): string {
+  if (namedRoutes.has(path)) return path;
+  return path.startsWith('/v1beta/models/') ? '/v1beta/models/{model}' : 'unmatched';
+}
+
 /** Metrics and the access line, once per request when its response closes. */
 function finish(gateway: Gateway, snapshot: Snapshot, record: AccessRecord, status: number): void {
   const now = Date.now();
   const metrics = gateway.metrics;
   const provider = record.provider ?? 'none';
-  const route = record.path.startsWith('/v1beta/models/') ? '/v1beta/models/{model}' : record.path;
+  const route = routeLabel(record.path);
   metrics.requests.inc({ route, model: record.resolvedModel ?? 'none', provider, status });
   metrics.duration.observe({ route, provider }, (now - record.startedAt) / 1000);
   if (record.inputTokens !== null) metrics.tokens.inc({ direction: 'in', model: record.resolvedModel ?? 'none', provider }, record.inputTokens);
