@@ -6,13 +6,25 @@
 import { spawn } from 'node:child_process';
 import type { ErrorReport } from '../shared/errors.ts';
 import type { DaemonReport } from '../shared/ipc.ts';
-import type { RunOptions } from './supervisor.ts';
+import type { Reporter, RunOptions } from './supervisor.ts';
 
 export const DAEMON_COMMAND = '__launcher';
 
 export type DaemonOutcome = { ok: true; pid: number; url: string; pidFile: string; logFile: string | null } | { ok: false; error: ErrorReport };
 
-export function startDaemon(options: RunOptions, waitMs: number): Promise<DaemonOutcome> {
+/** Beyond the launcher's own startup deadline: time for it to kill the server, clean up and report. */
+const REPORT_GRACE_MS = 5_000;
+/** After SIGTERM, a launcher that neither reported nor exited gets this long before SIGKILL. */
+const KILL_GRACE_MS = 2_000;
+
+/**
+ * Starts the detached launcher and waits for its report. `prepareMs` bounds the launcher's own
+ * preparation (config, PID file, log file); once it says `starting`, the wait follows the
+ * startup deadline it announced (the config's startup-timeout, or --startup-timeout), so the
+ * launcher, which enforces that deadline and cleans up after it, always reports first. Only a
+ * launcher that hangs meets this side's deadline: it is stopped, then killed.
+ */
+export function startDaemon(options: RunOptions, prepareMs: number): Promise<DaemonOutcome> {
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, DAEMON_COMMAND, JSON.stringify(options)], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
@@ -20,6 +32,9 @@ export function startDaemon(options: RunOptions, waitMs: number): Promise<Daemon
   });
   return new Promise((resolve) => {
     let settled = false;
+    let exited = false;
+    let timedOut: ErrorReport | null = null;
+    let failure: ErrorReport | null = null;
     const settle = (outcome: DaemonOutcome): void => {
       if (settled) return;
       settled = true;
@@ -28,38 +43,62 @@ export function startDaemon(options: RunOptions, waitMs: number): Promise<Daemon
       child.unref();
       resolve(outcome);
     };
-    const timer = setTimeout(() => {
-      // A launcher that neither served nor failed in time is stopped: it must not linger half-started.
-      if (child.pid !== undefined) {
-        try {
-          process.kill(child.pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-      }
-      settle({ ok: false, error: { code: 'E_STARTUP_TIMEOUT', message: `the gateway did not report ready within ${waitMs / 1000}s; the launcher was told to stop` } });
-    }, waitMs);
+    const giveUp = (waitedMs: number): void => {
+      // A launcher that neither served nor failed in time must not linger half-started.
+      const pid = child.pid;
+      const error: ErrorReport = { code: 'E_STARTUP_TIMEOUT', message: `the launcher (pid ${pid ?? '?'}) did not report within ${waitedMs / 1000}s; it was stopped` };
+      timedOut = error;
+      if (pid === undefined || exited) return settle({ ok: false, error });
+      signal(pid, 'SIGTERM');
+      setTimeout(() => {
+        if (!exited) signal(pid, 'SIGKILL');
+        settle({ ok: false, error });
+      }, KILL_GRACE_MS);
+    };
+    let timer = setTimeout(() => giveUp(prepareMs), prepareMs);
     child.on('message', (message: DaemonReport) => {
-      if (message.t === 'ready') settle({ ok: true, pid: message.pid, url: message.url, pidFile: message.pidFile, logFile: message.logFile });
-      else settle({ ok: false, error: message.error });
+      if (message.t === 'starting') {
+        clearTimeout(timer);
+        const waitMs = message.deadlineMs + REPORT_GRACE_MS;
+        timer = setTimeout(() => giveUp(waitMs), waitMs);
+      } else if (message.t === 'ready') {
+        settle({ ok: true, pid: message.pid, url: message.url, pidFile: message.pidFile, logFile: message.logFile });
+      } else {
+        // It cleaned up before reporting and exits now: return once it has, so that nothing is left.
+        failure = message.error;
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          if (child.pid !== undefined) signal(child.pid, 'SIGKILL');
+        }, KILL_GRACE_MS);
+      }
     });
     child.on('error', (error) => settle({ ok: false, error: { code: 'E_INTERNAL', message: `cannot start the launcher: ${error.message}` } }));
-    child.on('exit', (code, signal) =>
-      settle({ ok: false, error: { code: 'E_SERVER_EXITED', message: `the launcher exited before reporting (${signal ?? `exit code ${code}`})` } }),
-    );
+    child.on('exit', (code, sig) => {
+      exited = true;
+      settle({ ok: false, error: failure ?? timedOut ?? { code: 'E_SERVER_EXITED', message: `the launcher exited before reporting (${sig ?? `exit code ${code}`})` } });
+    });
   });
 }
 
-/** The launcher's side: report over the IPC channel the `run -d` command opened, then let it go. */
-export function daemonReporter(): { ready(info: Omit<Extract<DaemonReport, { t: 'ready' }>, 't'>): void; failed(error: ErrorReport): void } {
-  const send = (report: DaemonReport): void => {
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // already gone
+  }
+}
+
+/** The launcher's side: report over the IPC channel the `run -d` command opened; the last report lets it go. */
+export function daemonReporter(): Reporter {
+  const send = (report: DaemonReport, last: boolean): void => {
     if (process.send === undefined || !process.connected) return;
     process.send(report, () => {
-      if (process.connected) process.disconnect();
+      if (last && process.connected) process.disconnect();
     });
   };
   return {
-    ready: (info) => send({ t: 'ready', ...info }),
-    failed: (error) => send({ t: 'failed', error }),
+    starting: (deadlineMs) => send({ t: 'starting', deadlineMs }, false),
+    ready: (info) => send({ t: 'ready', ...info }, true),
+    failed: (error) => send({ t: 'failed', error }, true),
   };
 }

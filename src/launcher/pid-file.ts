@@ -1,4 +1,4 @@
-import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -145,8 +145,29 @@ function ensureParentDirectory(path: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
   } catch (error) {
-    throw new AppError('E_PID_FILE', `cannot create PID file directory ${dir}: ${osReason(error)}`, { cause: error });
+    const code = errnoCode(error);
+    // mkdir -p says EEXIST (or ENOTDIR) when a path component is a file: name that component.
+    const blocker = code === 'EEXIST' || code === 'ENOTDIR' ? nonDirectoryAncestor(dir) : null;
+    const reason = blocker === null ? osReason(error) : `not a directory: ${blocker} exists and is not a directory`;
+    throw new AppError('E_PID_FILE', `cannot create PID file directory ${dir}: ${reason}`, { cause: error });
   }
+}
+
+/** The first existing component of `dir` (from the root down) that is not a directory. */
+function nonDirectoryAncestor(dir: string): string | null {
+  const parts: string[] = [];
+  for (let current = dir; ; current = dirname(current)) {
+    parts.unshift(current);
+    if (dirname(current) === current) break;
+  }
+  for (const part of parts) {
+    try {
+      if (!statSync(part).isDirectory()) return part;
+    } catch {
+      return null;
+    }
+  }
+  return null;
 }
 
 function openPidFile(path: string): number {

@@ -2,7 +2,7 @@
  * The gateway as a Lifecycle service: loads the config, owns the HTTP server and the current
  * snapshot, applies reloads atomically (or rejects them whole), and drains on stop.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { AppError, toErrorReport } from '../shared/errors.ts';
 import type { ConfigInfo, ListenInfo, ReloadSource, ReloadVerdict } from '../shared/ipc.ts';
 import type { ServerLaunch } from '../shared/launch.ts';
@@ -21,7 +21,6 @@ export class Gateway implements Service {
   logger: AppLogger;
   /** False until listening and again from the start of a stop: /readyz reports it. */
   ready = false;
-  #server: Server | null = null;
   #tracker: RequestTracker | null = null;
   #listen: ListenInfo | null = null;
   #cutDelay: (() => void) | null = null;
@@ -54,7 +53,6 @@ export class Gateway implements Service {
       requestTimeout: 300_000,
       keepAliveTimeout: config.server.keepAliveTimeout,
     });
-    this.#server = server;
     this.#tracker = new RequestTracker(server);
     server.on('request', createRequestHandler(this, this.#tracker));
     // A client that sends garbage gets a 400 and a closed socket, never a crash.
@@ -125,8 +123,10 @@ export class Gateway implements Service {
       });
       this.#cutDelay = null;
     }
+    // Stop accepting first: whoever hears "draining" may rely on new connections being refused.
+    const drained = tracker.drain(options.timeoutMs);
     onDraining(tracker.inFlight);
-    const result = await tracker.drain(options.timeoutMs);
+    const result = await drained;
     await this.snapshot?.upstreams.close();
     return result;
   }

@@ -27,15 +27,17 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
     if (process.send !== undefined && process.connected) process.send(message, () => undefined);
   };
 
-  lifecycle.observe((event) => {
-    const message = toMessage(event);
-    if (message !== null) send(message);
-  });
+  // The log observer goes first: a line already in the pipe when the launcher hears of a fatal
+  // error still reaches the log, although the launcher kills this process on hearing it.
   lifecycle.observe((event) => {
     const log = gateway.logger;
     if (event.type === 'fatal') log.fatal(`cannot start: ${describeReport(event.error)}`);
     else if (event.type === 'stopped') log.info(event.forced ? 'stopped (forced: in-flight requests were cut at the deadline)' : 'stopped');
     else if (event.type === 'draining' && event.inFlight > 0) log.info(`draining: ${event.inFlight} requests in flight`);
+  });
+  lifecycle.observe((event) => {
+    const message = toMessage(event);
+    if (message !== null) send(message);
   });
 
   const exitAfter = (promise: Promise<{ forced: boolean }>): void => {
@@ -62,10 +64,11 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
         return;
     }
   });
-  process.on('disconnect', () => {
-    logger.warn('the launcher is gone (IPC channel closed); shutting down');
+  const onDisconnect = (): void => {
+    gateway.logger.warn('the launcher is gone (IPC channel closed); shutting down');
     exitAfter(lifecycle.shutdown({ timeoutMs: ORPHAN_SHUTDOWN_MS, delayMs: 0 }, 'launcher gone'));
-  });
+  };
+  process.on('disconnect', onDisconnect);
   // Signals sent straight to the server (e.g. `systemctl kill`) take the launcher's paths.
   routeSignals((signal) => {
     if (signal === 'SIGTERM' || signal === 'SIGINT') shutdownFromConfig(signal);
@@ -79,7 +82,8 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
 
   if (!(await lifecycle.start())) {
     process.exitCode = ExitCode.FAILURE;
-    // Let the fatal message reach the launcher before the channel closes.
+    // Let the fatal message reach the launcher before the channel closes; closing it is no news to log.
+    process.off('disconnect', onDisconnect);
     setTimeout(() => process.exit(ExitCode.FAILURE), 50).unref();
     if (process.connected) process.disconnect();
     return;

@@ -47,6 +47,7 @@ export type LauncherMessage =
   | { t: 'ping'; id: number };
 
 export type DaemonReport =
+  | { t: 'starting'; deadlineMs: number }
   | { t: 'ready'; pid: number; url: string; pidFile: string; logFile: string | null }
   | { t: 'failed'; error: ErrorReport };
 

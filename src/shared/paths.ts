@@ -14,9 +14,9 @@ function stateHome(env: Env): string {
 }
 
 /** Where the PID file lives when neither --pid-file, AI_PROXY_PID_FILE nor the config names one. */
-export function defaultPidFile(env: Env = process.env): string {
+export function defaultPidFile(env: Env = process.env, root: boolean = isRoot()): string {
   if (env.RUNTIME_DIRECTORY) return join(env.RUNTIME_DIRECTORY.split(':')[0] as string, 'ai-proxy.pid');
-  if (isRoot()) return '/run/ai-proxy/ai-proxy.pid';
+  if (root) return '/run/ai-proxy/ai-proxy.pid';
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'ai-proxy', 'ai-proxy.pid');
   return join(stateHome(env), 'ai-proxy', 'ai-proxy.pid');
 }
@@ -41,9 +41,9 @@ export function controlSocketPath(pidFile: string): string {
 }
 
 /** Default daemon-mode log file: $LOGS_DIRECTORY (systemd), /var/log/ai-proxy (root), else $XDG_STATE_HOME/ai-proxy. */
-export function defaultLogFile(env: Env = process.env): string {
+export function defaultLogFile(env: Env = process.env, root: boolean = isRoot()): string {
   if (env.LOGS_DIRECTORY) return join(env.LOGS_DIRECTORY.split(':')[0] as string, 'ai-proxy.log');
-  if (isRoot()) return '/var/log/ai-proxy/ai-proxy.log';
+  if (root) return '/var/log/ai-proxy/ai-proxy.log';
   return join(stateHome(env), 'ai-proxy', 'ai-proxy.log');
 }
 

@@ -3,13 +3,18 @@
  * temporary directories, foreground and daemon runs, commands with bounded waits, and cleanup of
  * every process a test started, even when an assertion fails (register with `t.after`).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { fakeUpstream, openaiChunk, sseHeaders, type RecordedRequest } from './fake-upstream.ts';
 
-export const BIN = new URL('../../bin/ai-proxy.js', import.meta.url).pathname;
+/** The CLI under test; AI_PROXY_TEST_BIN points the tests at another build (e.g. a snapshot taken while others rebuild dist/). */
+export const BIN = process.env.AI_PROXY_TEST_BIN ?? new URL('../../bin/ai-proxy.js', import.meta.url).pathname;
 
 /** A scratch directory removed when the test ends. */
 export function tempDir(t: TestContext, prefix = 'ai-proxy-'): string {
@@ -90,8 +95,13 @@ export class Foreground {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #waiters: Array<() => void> = [];
 
-  constructor(t: TestContext, args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [BIN, 'run', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /**
+   * `command` precedes `args`: `run` unless given (`[]` runs the bare `ai-proxy`, which means run).
+   * `ownGroup` starts it as a terminal starts a job, in a process group of its own, so that the
+   * test can signal the group as a terminal's Ctrl-C does without hitting the test runner.
+   */
+  constructor(t: TestContext, args: string[], env: NodeJS.ProcessEnv, command: string[] = ['run'], options: { ownGroup?: boolean } = {}) {
+    this.child = spawn(process.execPath, [BIN, ...command, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownGroup === true });
     const onData = (d: string): void => {
       this.output += d;
       for (const w of this.#waiters.splice(0)) w();
@@ -205,4 +215,199 @@ export function get(url: string, init: RequestInit = {}, timeoutMs = 10_000): Pr
 
 export function post(url: string, body: unknown, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<Response> {
   return get(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } }, timeoutMs);
+}
+
+/** The server process: the launcher's only child (waits for the fork, bounded). */
+export function serverPidOf(launcherPid: number, timeoutMs = 10_000): Promise<number> {
+  return waitUntil(`launcher ${launcherPid} has a server child`, () => childrenOf(launcherPid)[0], timeoutMs);
+}
+
+/** SIGKILLs these processes when the test ends, whatever happened: the cleanup of last resort for processes a test knows by PID. */
+export function killOnExit(t: TestContext, ...pids: number[]): void {
+  t.after(() => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGCONT');
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  });
+}
+
+/** Field 5 of /proc/<pid>/stat: the process group. */
+export function processGroupOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
+/** Resolves true when a TCP connect to 127.0.0.1:port is refused, false when it connects (bounded). */
+export function connectRefused(port: number, timeoutMs = 5_000): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const socket = netConnect({ host: '127.0.0.1', port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`connect to 127.0.0.1:${port} neither succeeded nor failed within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (error.code === 'ECONNREFUSED') resolve(true);
+      else reject(error);
+    });
+  });
+}
+
+/**
+ * A streaming (or any) request whose progress the test can follow chunk by chunk: `waitFor`
+ * a pattern in the body so far, then `done` tells whether the response ended properly
+ * (`complete`) or was cut (connection reset, chunked body not terminated).
+ */
+export class StreamingRequest {
+  status = 0;
+  body = '';
+  readonly done: Promise<{ complete: boolean; body: string }>;
+  readonly #request: ClientRequest;
+  #waiters: Array<() => void> = [];
+  #ended = false;
+
+  constructor(url: string, payload: unknown, headers: Record<string, string> = {}) {
+    const text = JSON.stringify(payload);
+    this.#request = httpRequest(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers } });
+    this.done = new Promise((resolve) => {
+      const finish = (complete: boolean): void => {
+        if (this.#ended) return;
+        this.#ended = true;
+        this.#wake();
+        resolve({ complete, body: this.body });
+      };
+      this.#request.on('error', () => finish(false));
+      this.#request.on('response', (res: IncomingMessage) => {
+        this.status = res.statusCode ?? 0;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          this.body += chunk;
+          this.#wake();
+        });
+        res.on('end', () => finish(res.complete));
+        res.on('aborted', () => finish(false));
+        res.on('error', () => finish(false));
+        res.on('close', () => finish(res.complete));
+      });
+    });
+    this.#request.end(text);
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** Resolves once the body so far matches `pattern`; rejects when the response ended without it or after the deadline. */
+  async waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (pattern.test(this.body)) return;
+      if (this.#ended) throw new Error(`the response ended without ${pattern}; body:\n${this.body}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${pattern} in the response body:\n${this.body}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Abandon the request (cleanup). */
+  destroy(): void {
+    this.#request.destroy();
+  }
+}
+
+/** Starts a streaming request and destroys it when the test ends. */
+export function openStream(t: TestContext, url: string, payload: unknown, headers: Record<string, string> = {}): StreamingRequest {
+  const stream = new StreamingRequest(url, payload, headers);
+  t.after(() => stream.destroy());
+  return stream;
+}
+
+export interface GatedUpstream {
+  url: string;
+  requests: RecordedRequest[];
+  /** Resolves once `count` requests have reached the upstream and got their first chunk. */
+  arrived(count?: number, timeoutMs?: number): Promise<void>;
+  /** Lets every held stream (and every later one) finish. */
+  release(): void;
+  /** Provider entry for the config: an openai-compatible provider serving `models` from this upstream. */
+  providerYaml(name: string, models: string[]): string;
+}
+
+/**
+ * An OpenAI-compatible upstream that streams in lockstep with the test: each request gets its
+ * headers and a first chunk naming this upstream at once, then waits until `release()`, so a
+ * test knows exactly when a stream is in flight and decides when it ends.
+ */
+export async function gatedUpstream(t: TestContext, label: string): Promise<GatedUpstream> {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let started = 0;
+  const upstream = await fakeUpstream(t, async (req, res, recorded) => {
+    const model = (JSON.parse(recorded.body) as { model?: string }).model ?? 'unknown';
+    sseHeaders(res);
+    res.write(openaiChunk(model, `first chunk from ${label}. `));
+    started++;
+    await Promise.race([gate, recorded.closed]);
+    if (recorded.aborted() || res.destroyed) return;
+    res.write(openaiChunk(model, `last chunk from ${label}.`));
+    res.write(openaiChunk(model, null, 'stop'));
+    res.end('data: [DONE]\n\n');
+  });
+  return {
+    url: upstream.url,
+    requests: upstream.requests,
+    arrived: async (count = 1, timeoutMs = 10_000) => {
+      await waitUntil(`${count} streams reached upstream ${label}`, () => started >= count, timeoutMs);
+    },
+    release: () => open(),
+    providerYaml: (name, models) => `  - name: ${name}\n    type: openai-compatible\n    base-url: ${upstream.url}/v1\n    api-keys: [upstream-key]\n    models: [${models.join(', ')}]\n`,
+  };
+}
+
+/** A streaming chat completion request body. */
+export function chatStream(model: string): Record<string, unknown> {
+  return { model, stream: true, messages: [{ role: 'user', content: 'hello' }] };
+}
+
+/** Live processes (other than this one) whose command line mentions `text`, e.g. a test's temp dir: what a failed start must not leave behind. */
+export function processesMentioning(text: string): Array<{ pid: number; cmdline: string }> {
+  const found: Array<{ pid: number; cmdline: string }> = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {
+      continue;
+    }
+    if (cmdline.includes(text) && isAlive(pid)) found.push({ pid, cmdline });
+  }
+  return found;
+}
+
+/**
+ * A stream cut at a shutdown deadline: it never got its end (no last chunk, no [DONE]); the
+ * client learns why from an error event in its own format, or from the connection dropping.
+ */
+export function assertCut(result: { complete: boolean; body: string }, lastChunk = /last chunk from/): void {
+  assert.doesNotMatch(result.body, lastChunk, `the stream was not cut:\n${result.body}`);
+  assert.doesNotMatch(result.body, /\[DONE\]/, `the stream ended as if complete:\n${result.body}`);
+  assert.ok(!result.complete || /shutting down/.test(result.body), `the stream ended without an error event:\n${result.body}`);
 }

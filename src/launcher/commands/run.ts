@@ -5,8 +5,11 @@ import { ExitCode } from '../../shared/exit-codes.ts';
 import { parseDuration } from '../../shared/config/units.ts';
 import { overridesFrom, RunOptionsCommand } from './run-options.ts';
 
+/** How long the detached launcher may take to load the config and take the PID file; the startup deadline follows. */
+const PREPARE_TIMEOUT_MS = 30_000;
+
 export class RunCommand extends RunOptionsCommand {
-  static override paths = [Command.Default, ['run']];
+  static override paths = [['run'], Command.Default];
 
   static override usage = Command.Usage({
     description: 'Run the gateway (in the foreground, or in the background with -d)',
@@ -26,9 +29,14 @@ export class RunCommand extends RunOptionsCommand {
   });
 
   daemon = Option.Boolean('-d,--daemon', false, { description: 'Run in the background; return once the gateway serves' });
-  startupTimeout = Option.String('--startup-timeout', '30s', { description: 'With -d: how long to wait for the gateway to serve' });
+  startupTimeout = Option.String('--startup-timeout', { description: 'How long the gateway may take to serve before the start fails, e.g. 10s (overrides startup-timeout, default 30s)' });
 
   override async execute(): Promise<number> {
+    const startupTimeoutMs = this.startupTimeout === undefined ? undefined : parseDuration(this.startupTimeout);
+    if (startupTimeoutMs === null) {
+      this.context.stderr.write(`ai-proxy: --startup-timeout: expected a duration such as 30s\n`);
+      return ExitCode.USAGE;
+    }
     const options = {
       configPath: this.config === undefined ? undefined : resolve(this.config),
       overrides: overridesFrom({
@@ -40,6 +48,7 @@ export class RunCommand extends RunOptionsCommand {
       }),
       pidFile: this.pidFile === undefined ? undefined : resolve(this.pidFile),
       daemon: this.daemon,
+      startupTimeoutMs,
     };
     if (!this.daemon) {
       const { runLauncher } = await import('../run-launcher.ts');
@@ -48,13 +57,8 @@ export class RunCommand extends RunOptionsCommand {
         failed: (error) => this.context.stderr.write(`ai-proxy: ${describeReport(error)}\n`),
       });
     }
-    const waitMs = parseDuration(this.startupTimeout);
-    if (waitMs === null) {
-      this.context.stderr.write(`ai-proxy: --startup-timeout: expected a duration such as 30s\n`);
-      return ExitCode.USAGE;
-    }
     const { startDaemon } = await import('../daemonize.ts');
-    const outcome = await startDaemon(options, waitMs + 5_000);
+    const outcome = await startDaemon(options, PREPARE_TIMEOUT_MS);
     if (!outcome.ok) {
       this.context.stderr.write(`ai-proxy: failed to start: ${describeReport(outcome.error)}\n`);
       return ExitCode.FAILURE;

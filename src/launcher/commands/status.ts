@@ -27,8 +27,13 @@ export class StatusCommand extends InstanceCommand {
     const pidFile = locatePidFile(this.pidFile, this.config);
     const instance = findInstance(pidFile);
     const print = (code: number, state: string, text: string, status: StatusInfo | null = null, extra: Record<string, unknown> = {}): number => {
-      if (this.json) this.context.stdout.write(JSON.stringify({ state, pidFile: pidFile.path, pidFileOrigin: pidFile.origin, ...extra, ...(status ?? {}) }) + '\n');
-      else this.context.stdout.write(`pid file: ${pidFile.path} (${pidFile.origin})\n${text}\n`);
+      // `state` is the LSB verdict scripts switch on; the running instance's own state is `phase`.
+      if (this.json) {
+        const { state: phase, ...fields } = status ?? { state: undefined };
+        this.context.stdout.write(JSON.stringify({ state, ...(phase === undefined ? {} : { phase }), ...extra, ...fields, pidFile: pidFile.path, pidFileOrigin: pidFile.origin }) + '\n');
+      } else {
+        this.context.stdout.write(`pid file: ${pidFile.path} (${pidFile.origin})\n${text}\n`);
+      }
       return code;
     };
     if (instance.state === 'absent') return print(ExitCode.NOT_RUNNING, 'not-running', 'ai-proxy is not running');

@@ -11,6 +11,8 @@ export class RequestTracker {
   #inFlight = 0;
   #streams = 0;
   #draining = false;
+  /** Set once force() cut what was in flight: the drain it ends is a forced one. */
+  #forced = false;
   readonly #sockets = new Set<Socket>();
   readonly #aborts = new Set<AbortController>();
   #onIdle: (() => void) | null = null;
@@ -67,12 +69,13 @@ export class RequestTracker {
     this.server.close();
     this.server.closeIdleConnections();
     return new Promise((resolve) => {
-      const done = (forced: boolean): void => {
+      const done = (deadlinePassed: boolean): void => {
         clearTimeout(timer);
         this.#onIdle = null;
-        if (forced) this.force();
+        if (deadlinePassed) this.force();
         for (const socket of this.#sockets) socket.destroy();
-        resolve({ forced });
+        // A force() before the deadline (second SIGINT) empties the gateway too: still a forced stop.
+        resolve({ forced: deadlinePassed || this.#forced });
       };
       const timer = setTimeout(() => done(this.#inFlight > 0), timeoutMs);
       this.#onIdle = () => done(false);
@@ -83,6 +86,7 @@ export class RequestTracker {
   /** Abort every request now; streams end with an error event, then their sockets are destroyed. */
   force(): void {
     this.#draining = true;
+    if (this.#inFlight > 0) this.#forced = true;
     for (const abort of this.#aborts) abort.abort(new Error('the gateway is shutting down'));
     setImmediate(() => {
       this.server.closeAllConnections();

@@ -1,0 +1,242 @@
+/**
+ * `ai-proxy run -d` (issue 2, point 3, and the PID-lock bullets): it returns only when the gateway
+ * answers, and every failure before that prints the launcher's precise reason, exits non-zero and
+ * leaves no process and no PID file behind.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { defaultYaml, get, instance, isAlive, killOnExit, processesMentioning, runCli, serverPidOf, startDaemon, waitUntil, type CommandResult, type Instance } from '../helpers/cli.ts';
+
+/** What a failed start must leave: no PID file, no control socket, no process of this instance. */
+function assertNothingLeft(inst: Instance, result: CommandResult): void {
+  const context = `stdout: ${result.stdout}\nstderr: ${result.stderr}`;
+  assert.ok(!existsSync(inst.pidFile), `the PID file is left behind\n${context}`);
+  assert.ok(!existsSync(inst.pidFile.replace(/\.pid$/, '.sock')), `the control socket is left behind\n${context}`);
+  assert.deepEqual(processesMentioning(inst.dir), [], `processes are left behind\n${context}`);
+}
+
+async function occupiedPort(t: TestContext): Promise<number> {
+  const blocker: Server = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  return (blocker.address() as AddressInfo).port;
+}
+
+/** A FIFO as a secret file: whoever loads the config blocks until the test writes to it (a secret on a hung mount). */
+function fifoSecret(t: TestContext, inst: Instance): string {
+  const fifo = join(inst.dir, 'admin-key.fifo');
+  const made = spawnSync('mkfifo', [fifo]);
+  assert.equal(made.status, 0, `mkfifo: ${made.stderr}`);
+  // A writer still waiting for a reader (the test failed early) must not keep this process alive.
+  t.after(() => {
+    try {
+      closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK));
+    } catch {
+      // already removed with the temp dir
+    }
+  });
+  return fifo;
+}
+
+test('run -d returns only when serving: prints pid and URL, exit 0, and the gateway answers at once', async (t) => {
+  const inst = instance(t);
+  const { pid, url, result } = await startDaemon(inst);
+  const server = await serverPidOf(pid);
+  killOnExit(t, pid, server);
+  // No retry: the command's exit 0 is the promise that the gateway answers now.
+  const health = await get(`${url}/healthz`);
+  assert.equal(health.status, 200);
+  assert.match(result.stdout, new RegExp(`pid ${pid}, serving on http://127\\.0\\.0\\.1:\\d+`));
+  assert.ok(result.stdout.includes(`pid file: ${inst.pidFile}`), result.stdout);
+  assert.ok(result.stdout.includes(`log file: ${inst.logFile}`), result.stdout);
+  assert.equal(result.stderr, '');
+  assert.equal(readFileSync(inst.pidFile, 'utf8').trim(), String(pid));
+  assert.ok(isAlive(pid) && isAlive(server));
+  assert.match(readFileSync(inst.logFile, 'utf8'), new RegExp(`INFO launcher ai-proxy \\S+ serving on ${url.replace(/\./g, '\\.')}`));
+
+  const stop = await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(stop.code, 0, stop.stderr);
+});
+
+test('run -d with a YAML syntax error prints where it is, exits 1 and leaves nothing', async (t) => {
+  const inst = instance(t, 'listen:\n  host: 127.0.0.1\n  port: [\n');
+  const result = await runCli(['run', '-d', ...inst.flags], { env: inst.env });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /failed to start: config .* is not valid YAML/);
+  assert.ok(result.stderr.includes(`${inst.config}:4:1`), result.stderr);
+  assert.equal(result.stdout, '');
+  assertNothingLeft(inst, result);
+});
+
+test('run -d with a schema error names the key, exits 1 and leaves nothing', async (t) => {
+  const inst = instance(t, defaultYaml('shutdown-timeout: soon\n').replace('shutdown-timeout: 5s\n', ''));
+  const result = await runCli(['run', '-d', ...inst.flags], { env: inst.env });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /shutdown-timeout: expected a duration/);
+  assertNothingLeft(inst, result);
+});
+
+test('run -d on a port in use reports it (a failure inside the server), exits 1 and leaves nothing', async (t) => {
+  const port = await occupiedPort(t);
+  const inst = instance(t, defaultYaml().replace('port: 0', `port: ${port}`));
+  const result = await runCli(['run', '-d', ...inst.flags], { env: inst.env });
+  assert.equal(result.code, 1);
+  assert.ok(result.stderr.includes(`failed to start: cannot listen on 127.0.0.1:${port}: the address is already in use`), result.stderr);
+  assertNothingLeft(inst, result);
+  // The server's own words reach the log too, and the log does not blame a vanished launcher.
+  const log = readFileSync(inst.logFile, 'utf8');
+  assert.match(log, /FATAL server cannot start: cannot listen on .* already in use/);
+  assert.match(log, /FATAL launcher startup failed: cannot listen/);
+  assert.doesNotMatch(log, /launcher is gone/);
+});
+
+test('run -d while an instance holds the PID file says "already running (pid N)" and leaves the running one alone', async (t) => {
+  const inst = instance(t);
+  const first = await startDaemon(inst);
+  killOnExit(t, first.pid, await serverPidOf(first.pid));
+  const second = await runCli(['run', '-d', ...inst.flags], { env: inst.env });
+  assert.equal(second.code, 1);
+  assert.match(second.stderr, new RegExp(`already running \\(pid ${first.pid}\\)`));
+  assert.equal(second.stdout, '');
+  // The loser removed nothing of the winner's.
+  assert.equal(readFileSync(inst.pidFile, 'utf8').trim(), String(first.pid));
+  assert.equal((await get(`${first.url}/healthz`)).status, 200);
+  const status = await runCli(['status', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(status.code, 0, status.stdout);
+  const others = processesMentioning(inst.dir).filter(({ pid }) => pid !== first.pid && !childOf(pid, first.pid));
+  assert.deepEqual(others, [], 'the losing launcher and its server are gone');
+});
+
+function childOf(pid: number, parent: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
+  } catch {
+    return false;
+  }
+}
+
+test('run -d with an unusable PID directory (a file in the path) says so and leaves nothing', async (t) => {
+  const inst = instance(t);
+  writeFileSync(join(inst.dir, 'not-a-dir'), '');
+  const pidFile = join(inst.dir, 'not-a-dir', 'ai-proxy.pid');
+  const result = await runCli(['run', '-d', '-c', inst.config, '--pid-file', pidFile, '--log-file', inst.logFile], { env: inst.env });
+  assert.equal(result.code, 1);
+  assert.ok(result.stderr.includes(`cannot create PID file directory ${join(inst.dir, 'not-a-dir')}`), result.stderr);
+  assert.match(result.stderr, /not a directory/);
+  assert.ok(!existsSync(pidFile));
+  assertNothingLeft(inst, result);
+});
+
+test('run -d with an unusable log directory (a file in the path) says so and leaves nothing', async (t) => {
+  const inst = instance(t);
+  writeFileSync(join(inst.dir, 'not-a-dir'), '');
+  const logFile = join(inst.dir, 'not-a-dir', 'ai-proxy.log');
+  const result = await runCli(['run', '-d', '-c', inst.config, '--pid-file', inst.pidFile, '--log-file', logFile], { env: inst.env });
+  assert.equal(result.code, 1);
+  assert.ok(result.stderr.includes(`cannot write log file ${logFile}`), result.stderr);
+  assertNothingLeft(inst, result);
+});
+
+test('run -d when the server crashes during start: the reason, the crash output in the log, nothing left', async (t) => {
+  const inst = instance(t);
+  // A preload that crashes only the server (not the CLI or the launcher), with Node's own fatal output on stderr.
+  const crash = join(inst.dir, 'crash-server.cjs');
+  writeFileSync(crash, "if ((process.argv[1] || '').endsWith('server.js')) throw new Error('simulated crash of the server at startup');\n");
+  const env = { ...inst.env, NODE_OPTIONS: `--require ${crash}` };
+  const result = await runCli(['run', '-d', ...inst.flags], { env });
+  assert.equal(result.code, 1);
+  assert.ok(result.stderr.includes(`failed to start: the server exited during startup (exit code 1); its output is in ${inst.logFile}`), result.stderr);
+  assertNothingLeft(inst, result);
+  const log = readFileSync(inst.logFile, 'utf8');
+  assert.match(log, /Error: simulated crash of the server at startup/, 'the crashing server\'s stderr is in the log');
+  assert.match(log, /FATAL launcher startup failed: the server exited during startup/);
+});
+
+test('run -d --startup-timeout bounds the start: a server that never serves is killed and nothing is left', async (t) => {
+  const inst = instance(t);
+  const fifo = fifoSecret(t, inst);
+  writeFileSync(inst.config, defaultYaml(`admin:\n  key: \${file:${fifo}}\n`));
+  const started = Date.now();
+  const run = runCli(['run', '-d', '--startup-timeout', '1s', ...inst.flags], { env: inst.env });
+  // The launcher reads the secret once; the server then blocks on it and never serves.
+  await writeFile(fifo, 'admin-key-0123456789\n');
+  const result = await run;
+  const elapsed = Date.now() - started;
+  assert.equal(result.code, 1);
+  assert.ok(result.stderr.includes('failed to start: the server did not become ready within 1s (--startup-timeout); it was killed'), result.stderr);
+  assert.ok(elapsed < 5_000, `run -d took ${elapsed} ms with a 1s startup deadline`);
+  assertNothingLeft(inst, result);
+  assert.match(readFileSync(inst.logFile, 'utf8'), /FATAL launcher startup failed: the server did not become ready within 1s/);
+});
+
+test('the config\'s startup-timeout is the deadline when no flag is given', async (t) => {
+  const inst = instance(t, defaultYaml('startup-timeout: 1ms\n'));
+  const result = await runCli(['run', '-d', ...inst.flags], { env: inst.env });
+  assert.equal(result.code, 1);
+  assert.ok(result.stderr.includes('the server did not become ready within 0.001s (startup-timeout); it was killed'), result.stderr);
+  assertNothingLeft(inst, result);
+});
+
+test('two run -d at once with the same PID file: exactly one wins, the other says "already running (pid N)"', async (t) => {
+  const inst = instance(t);
+  for (let round = 1; round <= 4; round++) {
+    const results = await Promise.all([runCli(['run', '-d', ...inst.flags], { env: inst.env }), runCli(['run', '-d', ...inst.flags], { env: inst.env })]);
+    const winners = results.filter((r) => r.code === 0);
+    const losers = results.filter((r) => r.code !== 0);
+    assert.equal(winners.length, 1, `round ${round}: ${JSON.stringify(results)}`);
+    const winner = /pid (\d+), serving on/.exec((winners[0] as CommandResult).stdout);
+    assert.ok(winner !== null);
+    const pid = Number(winner[1]);
+    killOnExit(t, pid, await serverPidOf(pid));
+    assert.equal((losers[0] as CommandResult).code, 1);
+    assert.match((losers[0] as CommandResult).stderr, new RegExp(`already running \\(pid ${pid}\\)`), `round ${round}`);
+    assert.equal(readFileSync(inst.pidFile, 'utf8').trim(), String(pid));
+    const stop = await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env });
+    assert.equal(stop.code, 0, `round ${round}: ${stop.stdout}${stop.stderr}`);
+    assert.deepEqual(processesMentioning(inst.dir), [], `round ${round}: processes left`);
+  }
+});
+
+test('kill -9 of the launcher: the server exits by itself within 2 s, the lock is released, the next run -d takes over the leftover file', async (t) => {
+  const inst = instance(t);
+  const first = await startDaemon(inst);
+  const server = await serverPidOf(first.pid);
+  killOnExit(t, first.pid, server);
+  process.kill(first.pid, 'SIGKILL');
+  const killedAt = Date.now();
+  await waitUntil('the orphaned server exits', () => !isAlive(server), 2_000);
+  assert.ok(Date.now() - killedAt <= 2_000);
+  // The file is left (nobody removed it) but nobody holds its lock: stale.
+  assert.ok(existsSync(inst.pidFile));
+  const status = await runCli(['status', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(status.code, 1, status.stdout);
+  assert.match(status.stdout, /stale/);
+
+  const second = await startDaemon(inst);
+  killOnExit(t, second.pid, await serverPidOf(second.pid));
+  assert.notEqual(second.pid, first.pid);
+  assert.equal(readFileSync(inst.pidFile, 'utf8').trim(), String(second.pid));
+  assert.equal((await get(`${second.url}/healthz`)).status, 200);
+  const stop = await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(stop.code, 0);
+});
+
+test('run -d takes over a stale PID file whose directory already exists', async (t) => {
+  const inst = instance(t);
+  mkdirSync(join(inst.dir, 'run'), { recursive: true });
+  // A PID file left by a crash long ago: its pid is not even ours to probe.
+  writeFileSync(inst.pidFile, '999999\n');
+  const { pid } = await startDaemon(inst);
+  killOnExit(t, pid, await serverPidOf(pid));
+  assert.equal(readFileSync(inst.pidFile, 'utf8').trim(), String(pid));
+  const stop = await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(stop.code, 0);
+  assert.ok(!existsSync(inst.pidFile));
+});
