@@ -59,7 +59,7 @@ function upstreamStream(format: WireFormat): { bytes: Buffer; events: number } {
       for (let i = 0; i < EVENTS; i++) {
         out.push(`event: response.output_text.delta\ndata: {"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":${JSON.stringify(delta(i))},"logprobs":[],"sequence_number":${seq++}}\n\n`);
       }
-      out.push(`event: response.completed\ndata: {"type":"response.completed","response":{${base},"status":"completed","usage":{"input_tokens":20,"output_tokens":2000,"total_tokens":2020}},"sequence_number":${seq++}}\n\n`);
+      out.push(`event: response.completed\ndata: {"type":"response.completed","response":{${base},"status":"completed","usage":{"input_tokens":20,"output_tokens":2000,"total_tokens":2020}},"sequence_number":${seq}}\n\n`);
       break;
     }
   }

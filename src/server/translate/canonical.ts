@@ -10,8 +10,6 @@ import type { Signer } from './signatures.ts';
 
 export type WireFormat = 'chat' | 'responses' | 'anthropic' | 'gemini';
 
-export const WIRE_FORMATS: readonly WireFormat[] = ['chat', 'responses', 'anthropic', 'gemini'];
-
 /**
  * Token counts in one convention whatever the upstream reported. `inputTokens` counts the whole
  * prompt (cache reads and writes included, as OpenAI and Gemini count it; Anthropic reports them
@@ -212,9 +210,4 @@ export function linkToolResultNames(messages: Message[]): void {
 /** Arguments as JSON text: a call with none is `{}`, which every client can parse. */
 export function argumentsText(part: ToolCallPart): string {
   return part.arguments === '' ? '{}' : part.arguments;
-}
-
-export function totalOf(usage: Usage): Usage {
-  usage.totalTokens = usage.inputTokens + usage.outputTokens;
-  return usage;
 }

@@ -26,7 +26,7 @@ import { writeResponsesRequest, writeResponsesResponse } from './responses/write
 import { SseDecoder, type SseEventHandler } from './sse.ts';
 import type { StreamWriter } from './stream-writer.ts';
 
-export type { Usage, WireFormat } from './canonical.ts';
+export type { ResponseContext, Usage, WireFormat } from './canonical.ts';
 export { TranslationError, isTranslationError } from './translation-error.ts';
 export { DEFAULT_ANTHROPIC_MAX_TOKENS } from './anthropic/writer.ts';
 

@@ -33,19 +33,20 @@ export function readGeminiRequest(input: unknown): Request {
   const config = isObject(body.generationConfig) ? body.generationConfig : isObject(body.generation_config) ? body.generation_config : {};
   const candidates = optNumber(config.candidateCount);
   if (candidates !== undefined && candidates > 1) throw new TranslationError('candidateCount > 1 cannot be translated to this model\'s API; ask for one candidate per request.');
-  const numbers: Array<[keyof Request, unknown]> = [
-    ['maxTokens', config.maxOutputTokens],
-    ['temperature', config.temperature],
-    ['topP', config.topP],
-    ['topK', config.topK],
-    ['seed', config.seed],
-    ['presencePenalty', config.presencePenalty],
-    ['frequencyPenalty', config.frequencyPenalty],
-  ];
-  for (const [key, value] of numbers) {
-    const n = optNumber(value);
-    if (n !== undefined) (request as unknown as Record<string, number>)[key] = n;
-  }
+  const maxTokens = optNumber(config.maxOutputTokens);
+  if (maxTokens !== undefined) request.maxTokens = maxTokens;
+  const temperature = optNumber(config.temperature);
+  if (temperature !== undefined) request.temperature = temperature;
+  const topP = optNumber(config.topP);
+  if (topP !== undefined) request.topP = topP;
+  const topK = optNumber(config.topK);
+  if (topK !== undefined) request.topK = topK;
+  const seed = optNumber(config.seed);
+  if (seed !== undefined) request.seed = seed;
+  const presencePenalty = optNumber(config.presencePenalty);
+  if (presencePenalty !== undefined) request.presencePenalty = presencePenalty;
+  const frequencyPenalty = optNumber(config.frequencyPenalty);
+  if (frequencyPenalty !== undefined) request.frequencyPenalty = frequencyPenalty;
   if (Array.isArray(config.stopSequences)) request.stop = config.stopSequences.filter((s): s is string => typeof s === 'string');
   if (config.responseMimeType === 'application/json') {
     const schema = isObject(config.responseJsonSchema) ? config.responseJsonSchema : isObject(config.responseSchema) ? fromGeminiSchema(config.responseSchema) : undefined;
