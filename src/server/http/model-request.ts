@@ -254,7 +254,13 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   res.statusCode = response.statusCode;
   const contentType = String(response.headers['content-type'] ?? '');
   const eventStream = contentType.startsWith('text/event-stream');
-  const responseContext = { model: typeof ctx.urlModel === 'string' ? ctx.urlModel : (body.model as string), requestId: record.id };
+  const streamOptions = body.stream_options as { include_usage?: unknown } | undefined;
+  const responseContext = {
+    model: typeof ctx.urlModel === 'string' ? ctx.urlModel : (body.model as string),
+    requestId: record.id,
+    // As OpenAI does: the usage chunk only when the chat client asked for it.
+    includeUsage: streamOptions?.include_usage === true,
+  };
 
   if (upstreamWire !== null && !eventStream) {
     const whole = await readLimited(response.body, Number.MAX_SAFE_INTEGER);
@@ -294,6 +300,8 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     ...(upstreamWire === null ? {} : { transform: (write: (text: string) => void) => (translator = createStreamTranslator(upstreamWire, from, write, responseContext)) }),
   });
   stopTimer();
+  // @google/genai ignores an error event: a cut connection is what makes it throw.
+  if (result.outcome !== 'complete' && route.client === 'gemini' && !res.destroyed) res.destroy();
   if (eventStream) ctx.onStream(false);
   record.ttfbMs = result.firstByteAt === 0 ? null : result.firstByteAt - sentAt;
   record.bytes = result.bytes;
