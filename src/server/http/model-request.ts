@@ -297,11 +297,11 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     eventStream,
     abortUpstream: (reason) => abort.abort(reason),
     shutdown: ctx.shutdown,
+    // @google/genai ignores an error event: only a response cut short makes it throw.
+    cutOnFailure: route.client === 'gemini',
     ...(upstreamWire === null ? {} : { transform: (write: (text: string) => void) => (translator = createStreamTranslator(upstreamWire, from, write, responseContext)) }),
   });
   stopTimer();
-  // @google/genai ignores an error event: a cut connection is what makes it throw.
-  if (result.outcome !== 'complete' && route.client === 'gemini' && !res.destroyed) res.destroy();
   if (eventStream) ctx.onStream(false);
   record.ttfbMs = result.firstByteAt === 0 ? null : result.firstByteAt - sentAt;
   record.bytes = result.bytes;

@@ -30,6 +30,8 @@ export interface RelayOptions {
   abortUpstream: (reason: Error) => void;
   /** Aborted when the gateway forces its shutdown. */
   shutdown: AbortSignal;
+  /** After a failure, close the connection without the final chunk, so the client sees an incomplete response. */
+  cutOnFailure?: boolean;
 }
 
 export interface RelayResult {
@@ -126,6 +128,11 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
       out(chunk);
       armKeepAlive();
     };
+    /** Ends the client's response after a failure: cleanly, or cut short (the error event is flushed first). */
+    const endFailed = (): void => {
+      if (options.cutOnFailure === true && res.socket !== null) res.socket.end();
+      else res.end();
+    };
     const onEnd = (): void => {
       transform?.end();
       res.end();
@@ -135,10 +142,11 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
       if (finished) return;
       if (transform !== null && !res.destroyed) {
         transform.fail(`upstream stream failed: ${error.message}`);
-        res.end();
+        endFailed();
       } else if (options.eventStream && !res.destroyed) {
         if (!atBoundary) res.write('\n\n');
-        res.end(errorEvent(502, `upstream stream failed: ${error.message}`));
+        res.write(errorEvent(502, `upstream stream failed: ${error.message}`));
+        endFailed();
       } else {
         res.destroy();
       }
@@ -156,10 +164,11 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
       body.destroy();
       if (transform !== null && !res.destroyed) {
         transform.fail('the gateway is shutting down; the stream was cut at its shutdown deadline');
-        res.end();
+        endFailed();
       } else if (options.eventStream && !res.destroyed) {
         if (!atBoundary) res.write('\n\n');
-        res.end(errorEvent(503, 'the gateway is shutting down; the stream was cut at its shutdown deadline'));
+        res.write(errorEvent(503, 'the gateway is shutting down; the stream was cut at its shutdown deadline'));
+        endFailed();
       } else {
         res.destroy();
       }
