@@ -34,6 +34,26 @@ export function testSeed(fallback: number): number {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** `promise`, or a rejection naming `what` after `ms` (the timer is cleared either way). */
+export function within<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${typeof what === 'string' ? what : what()}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Waits `ms`, or less if `cut` resolves first (its timer cleared, so a finished test is not held open). */
+export function pause(ms: number, cut: Promise<unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void cut.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // A scripted upstream
 // ---------------------------------------------------------------------------------------------
@@ -44,7 +64,7 @@ export interface Script {
   id: string;
   /** Events in a stream (a non-streaming request ignores it). */
   events?: number;
-  /** Pause between writes, ms. */
+  /** Pause between writes, ms (for a non-streaming request: before the answer). */
   gapMs?: number;
   /** Seeds the event texts and the byte offsets where writes are cut. */
   seed?: number;
@@ -55,10 +75,17 @@ export function scriptedChat(model: string, script: Script, stream: boolean): Re
   return { model, stream, messages: [{ role: 'user', content: `script ${JSON.stringify(script)}` }] };
 }
 
+/** The same request in the Anthropic Messages format (the gateway translates it for an OpenAI-style upstream). */
+export function scriptedMessages(model: string, script: Script, stream: boolean): Record<string, unknown> {
+  return { model, stream, max_tokens: 256, messages: [{ role: 'user', content: `script ${JSON.stringify(script)}` }] };
+}
+
 /** The script in a recorded upstream request. */
 export function scriptOf(recorded: RecordedRequest): Script & { model: string; stream: boolean } {
-  const body = JSON.parse(recorded.body) as { model: string; stream?: boolean; messages: Array<{ content: string }> };
-  const content = body.messages[0]?.content ?? '';
+  const body = JSON.parse(recorded.body) as { model: string; stream?: boolean; messages: Array<{ role: string; content: string | Array<{ text?: string }> }> };
+  // A translated request (e.g. from the Anthropic format) may carry the text as content parts.
+  const raw = body.messages.find((m) => m.role === 'user')?.content ?? '';
+  const content = typeof raw === 'string' ? raw : raw.map((part) => part.text ?? '').join('');
   const script = (content.startsWith('script ') ? JSON.parse(content.slice(7)) : { id: 'unscripted' }) as Script;
   return { ...script, model: body.model, stream: body.stream === true };
 }
@@ -125,14 +152,21 @@ export async function scriptedUpstream(t: TestContext): Promise<ScriptedUpstream
   const finished = new Set<string>();
   const upstream = await fakeUpstream(t, async (_req, res, recorded) => {
     const script = scriptOf(recorded);
-    if (!script.stream) return json(res, 200, scriptedCompletion(script.model, script));
+    if (!script.stream) {
+      // A non-streaming answer takes `gapMs` to come, so a test can hold requests in flight.
+      if (script.gapMs !== undefined && script.gapMs > 0) await pause(script.gapMs, recorded.closed);
+      if (recorded.aborted() || res.destroyed) return;
+      json(res, 200, scriptedCompletion(script.model, script));
+      finished.add(script.id);
+      return;
+    }
     const body = scriptedStreamBody(script.model, script);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     res.flushHeaders();
     let from = 0;
     const written: Buffer[] = [];
     for (const to of cutPoints(body.length, (script.events ?? 20) + 3, script.seed ?? hashString(script.id))) {
-      if (script.gapMs !== undefined && script.gapMs > 0) await Promise.race([sleep(script.gapMs), recorded.closed]);
+      if (script.gapMs !== undefined && script.gapMs > 0) await pause(script.gapMs, recorded.closed);
       if (recorded.aborted() || res.destroyed) return;
       const piece = body.subarray(from, to);
       res.write(piece);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { get, instance, runCli, startDaemon, waitUntil } from '../helpers/cli.ts';
-import { exchange, pick, randomInt, scriptedChat, scriptedUpstream, seededRandom, testSeed, type Exchange } from '../helpers/reliability.ts';
+import { exchange, within, pick, randomInt, scriptedChat, scriptedUpstream, seededRandom, testSeed, type Exchange } from '../helpers/reliability.ts';
 
 const CLIENT_KEY = 'sk-rel-client-5f1c0e9a7d3b';
 const ADMIN_KEY = 'sk-rel-admin-88e2b6c4a1f0';
@@ -223,7 +223,7 @@ function halfSent(url: string, text: string): { headersSent: Promise<void>; fini
     headersSent,
     finish: () => {
       req.end(bytes.subarray(half));
-      return Promise.race([result, new Promise<Exchange>((_, reject) => setTimeout(() => reject(new Error('no response within 15 s')), 15_000).unref())]);
+      return within(result, 15_000, 'no response to a half-sent request');
     },
   };
 }
