@@ -1,0 +1,296 @@
+/**
+ * `npm run bench`: every scenario against a fast fake upstream on 127.0.0.1, each figure next to
+ * its baseline measured in the same invocation, printed as tables and written to
+ * bench/results/bench-<time>.json. See bench/README.md for what each figure means.
+ *
+ *   npm run bench                 full run (~6–8 minutes)
+ *   npm run bench -- --quick      shorter rounds and fewer streams (~2 minutes)
+ *   npm run bench -- --soak       also the 10-minute memory soak (--soak-minutes N to change)
+ *   npm run bench -- --only overhead,streaming,held,lifecycle,profile,soak
+ *   npm run bench -- --streams N  concurrent open streams to hold (default 10,000; quick 2,000)
+ *   npm run bench -- --keep       keep the scratch directory (configs, logs, profiles)
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+import { loadTool } from './lib/load.ts';
+import { coreSplit, hasCommand, MB, pinSelf, rss, startFakeUpstream, startForwarder, startGateway, startNginx, stopAll, type Service, type Toolkit } from './lib/procs.ts';
+import { fmt, table, type Target } from './lib/report.ts';
+import { runLifecycleHelper, runStopWithStreams } from './scenarios/lifecycle.ts';
+import { runOverhead, type Subject } from './scenarios/overhead.ts';
+import { runProfile } from './scenarios/profile.ts';
+import { runSoak } from './scenarios/soak.ts';
+import { runHeld, runStreaming, type StreamSubject } from './scenarios/streaming.ts';
+
+const root = new URL('..', import.meta.url).pathname;
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    soak: { type: 'boolean', default: false },
+    'soak-minutes': { type: 'string', default: '10' },
+    only: { type: 'string' },
+    streams: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const quick = args.quick === true;
+const ALL = ['overhead', 'streaming', 'held', 'lifecycle', 'profile'];
+const selected = new Set(args.only !== undefined ? args.only.split(',').map((s) => s.trim()) : [...ALL, ...(args.soak === true ? ['soak'] : [])]);
+const settings = {
+  overhead: quick
+    ? { connections: 64, seconds: 3, rounds: 2, warmupSeconds: 1, sequentialSeconds: 2, sequentialRounds: 1 }
+    : { connections: 64, seconds: 8, rounds: 3, warmupSeconds: 3, sequentialSeconds: 4, sequentialRounds: 2 },
+  streaming: quick ? { ttfbCount: 150, floodEvents: 50_000, pacedEvents: 200, pacedIntervalMs: 5 } : { ttfbCount: 500, floodEvents: 200_000, pacedEvents: 500, pacedIntervalMs: 4 },
+  streams: Number(args.streams ?? (quick ? 2_000 : 10_000)),
+  streamsRequested: 0,
+  profileSeconds: quick ? 4 : 10,
+  soakSeconds: Math.round(Number(args['soak-minutes']) * 60),
+};
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+function ensureTools(): string[] {
+  const notes: string[] = [];
+  const missing = ['wrk', 'nginx'].filter((t) => !hasCommand(t));
+  if (missing.length === 0) return notes;
+  if (process.getuid?.() === 0 && hasCommand('apt-get')) {
+    log(`installing ${missing.join(' ')} with apt-get …`);
+    spawnSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')}`], { stdio: 'inherit' });
+  }
+  for (const tool of ['wrk', 'nginx']) {
+    if (!hasCommand(tool)) notes.push(`${tool} is not installed (as root: apt-get update && apt-get install -y ${tool}); ${tool === 'wrk' ? 'using autocannon instead' : 'the nginx baseline is skipped'}`);
+  }
+  return notes;
+}
+
+/**
+ * Raises this process's descriptor limit when allowed (children inherit it) and returns the
+ * limit in force. Without CAP_SYS_RESOURCE the hard limit stays where it is.
+ */
+function descriptorLimit(): number {
+  const wanted = 65_536;
+  if (hasCommand('prlimit')) spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${wanted}:${wanted}`], { stdio: 'ignore' });
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const soft = Number(/Max open files\s+(\d+)/.exec(limits)?.[1] ?? 1024);
+  return soft;
+}
+
+/** A private copy of the built gateway (others may rebuild dist/ meanwhile) and the bundled helpers. */
+async function prepareKit(dir: string): Promise<void> {
+  if (!existsSync(join(root, 'dist/cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it first)');
+  mkdirSync(join(dir, 'app'), { recursive: true });
+  cpSync(join(root, 'bin'), join(dir, 'app/bin'), { recursive: true });
+  cpSync(join(root, 'dist'), join(dir, 'app/dist'), { recursive: true });
+  copyFileSync(join(root, 'package.json'), join(dir, 'app/package.json'));
+  await build({
+    entryPoints: [join(root, 'bench/fake-upstream.ts'), join(root, 'bench/forwarder.ts')],
+    outdir: dir,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: ['http-proxy-3'],
+    logLevel: 'warning',
+  });
+}
+
+function version(argv: string[]): string {
+  const r = spawnSync(argv[0] as string, argv.slice(1), { encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n')[0]?.trim() ?? '';
+}
+
+async function main(): Promise<number> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const notes = ensureTools();
+  const nofile = descriptorLimit();
+  const cores = coreSplit(cpus().length);
+  pinSelf(cores);
+  const dir = join(root, '.tmp', `bench-${stamp}`);
+  await prepareKit(dir);
+  const kit: Toolkit = { dir, cores, nofile };
+  // A proxy holds two sockets per stream (client and upstream), plus a few of its own.
+  settings.streamsRequested = settings.streams;
+  const maxStreams = Math.floor((nofile - 150) / 2);
+  if (settings.streams > maxStreams) {
+    notes.push(`${settings.streams} streams need ${settings.streams * 2 + 150} descriptors in the proxy; the limit here is ${nofile} and cannot be raised (raising it needs root with CAP_SYS_RESOURCE), so ${maxStreams} streams are held`);
+    settings.streams = maxStreams;
+  }
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '',
+    memoryMb: Math.round(totalmem() / MB),
+    node: process.version,
+    loadTool: loadTool(),
+    wrk: hasCommand('wrk') ? version(['wrk', '-v']) : null,
+    nginx: hasCommand('nginx') ? version(['nginx', '-v']) : null,
+    cores: cores.proxy === null ? 'not pinned' : `proxy under test (gateway launcher+server, nginx, forwarder) on CPU ${cores.proxy}; load generator, bench clients and fake upstream on CPU ${cores.load}`,
+    descriptorLimit: nofile,
+    loadAverageAtStart: loadavg(),
+  };
+  log(`ai-proxy bench (${quick ? 'quick' : 'full'}), ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, load generator ${machine.loadTool}`);
+  log(`cores: ${machine.cores}`);
+
+  const out: Record<string, unknown> = { bench: 'ai-proxy', at: new Date().toISOString(), mode: quick ? 'quick' : 'full', machine, settings, notes };
+  const texts: string[] = [];
+  const targets: Target[] = [];
+  const failures: string[] = [];
+  const scenario = async (name: string, body: () => Promise<void>): Promise<void> => {
+    if (!selected.has(name)) return;
+    log(`\n[${name}]`);
+    const started = Date.now();
+    try {
+      await body();
+    } catch (error) {
+      failures.push(`${name}: ${(error as Error).stack ?? String(error)}`);
+      log(`  FAILED: ${(error as Error).message}`);
+    }
+    log(`  (${fmt((Date.now() - started) / 1000, 0)} s)`);
+  };
+
+  for (const note of notes) log(`note: ${note}`);
+  const upstream = await startFakeUpstream(kit);
+  const upstreamPort = Number(new URL(upstream.url).port);
+
+  await scenario('overhead', async () => {
+    const services: Service[] = [];
+    try {
+      const gwOff = await startGateway(kit, { upstream: upstream.url, accessLog: false, tag: 'overhead-off' });
+      services.push(gwOff);
+      const gwOn = await startGateway(kit, { upstream: upstream.url, accessLog: true, tag: 'overhead-on' });
+      services.push(gwOn);
+      const forwarder = await startForwarder(kit, upstream.url);
+      services.push(forwarder);
+      const nginx = await startNginx(kit, upstreamPort);
+      if (nginx !== null) services.push(nginx);
+      const subjects: Subject[] = [
+        { label: 'direct', service: upstream },
+        { label: 'ai-proxy', service: gwOff, gateway: gwOff },
+        { label: 'ai-proxy +access log', service: gwOn, gateway: gwOn },
+        ...(nginx === null ? [] : [{ label: 'nginx', service: nginx }]),
+        { label: 'http-proxy-3', service: forwarder },
+      ];
+      const r = await runOverhead(kit, subjects, settings.overhead, log);
+      out.overhead = r.results;
+      texts.push(r.text);
+      targets.push(...r.targets);
+    } finally {
+      for (const s of services) await s.close();
+    }
+  });
+
+  await scenario('streaming', async () => {
+    const services: Service[] = [];
+    try {
+      const gw = await startGateway(kit, { upstream: upstream.url, accessLog: true, tag: 'streaming' });
+      services.push(gw);
+      const forwarder = await startForwarder(kit, upstream.url);
+      services.push(forwarder);
+      const nginx = await startNginx(kit, upstreamPort);
+      if (nginx !== null) services.push(nginx);
+      const subjects: StreamSubject[] = [
+        { label: 'direct', endpoint: `${upstream.url}/v1/chat/completions`, pids: () => [] },
+        { label: 'ai-proxy', endpoint: `${gw.url}/v1/chat/completions`, pids: gw.pids },
+        ...(nginx === null ? [] : [{ label: 'nginx', endpoint: `${nginx.url}/sse/v1/chat/completions`, pids: nginx.pids }]),
+        { label: 'http-proxy-3', endpoint: `${forwarder.url}/v1/chat/completions`, pids: forwarder.pids },
+      ];
+      const r = await runStreaming(subjects, settings.streaming, log);
+      out.streaming = r.result;
+      texts.push(r.text);
+      targets.push(...r.targets);
+    } finally {
+      for (const s of services) await s.close();
+    }
+  });
+
+  await scenario('held', async () => {
+    const forwarder = await startForwarder(kit, upstream.url);
+    const gw = await startGateway(kit, { upstream: upstream.url, accessLog: true, tag: 'held' });
+    try {
+      const r = await runHeld(
+        [
+          { label: 'http-proxy-3', service: forwarder, processes: () => ({ forwarder: rss(forwarder.child.pid as number) }) },
+          { label: 'ai-proxy', service: gw, processes: () => ({ launcher: rss(gw.launcherPid), server: rss(gw.serverPid()) }) },
+        ],
+        settings.streams,
+        200,
+        log,
+      );
+      out.held = r.results;
+      texts.push(r.text);
+      targets.push(...r.targets);
+    } finally {
+      await gw.close();
+      await forwarder.close();
+    }
+  });
+
+  await scenario('lifecycle', async () => {
+    const helper = await runLifecycleHelper(quick, log);
+    texts.push(helper.text);
+    const stop = await runStopWithStreams(kit, upstream.url, log);
+    out.lifecycle = { helper: helper.json, stop: stop.result };
+    texts.push(stop.text);
+    targets.push(...stop.targets);
+  });
+
+  await scenario('profile', async () => {
+    const r = await runProfile(kit, upstream.url, settings.overhead.connections, settings.profileSeconds, log);
+    if (r.result !== null) {
+      const kept = join(root, 'bench/results', `server-${stamp}.cpuprofile`);
+      mkdirSync(join(root, 'bench/results'), { recursive: true });
+      copyFileSync(r.result.file, kept);
+      r.result.file = kept;
+    }
+    out.profile = r.result;
+    texts.push(r.text);
+  });
+
+  await scenario('soak', async () => {
+    const r = await runSoak(kit, upstream.url, settings.soakSeconds, log);
+    out.soak = r.result;
+    texts.push(r.text);
+    targets.push(...r.targets);
+  });
+
+  await upstream.close();
+  machine.loadAverageAtStart = machine.loadAverageAtStart.map((v) => Math.round(v * 100) / 100);
+  out.loadAverageAtEnd = loadavg().map((v) => Math.round(v * 100) / 100);
+  out.targets = targets;
+  out.failures = failures;
+
+  const header = `# ai-proxy bench — ${out.at} (${quick ? 'quick' : 'full'}); ${machine.cpus} × ${machine.cpuModel}; node ${machine.node}; ${machine.loadTool}${machine.nginx === null ? '' : `; ${machine.nginx}`}\n# ${machine.cores}\n# load average at start ${machine.loadAverageAtStart.join(' ')}, at end ${(out.loadAverageAtEnd as number[]).join(' ')}: ratios are only comparable within one run`;
+  const targetText = table(
+    'Targets',
+    ['figure', 'value', 'target', 'met'],
+    targets.map((t) => [t.name, fmt(t.value, 3), t.target, t.met === null ? '—' : t.met ? 'yes' : 'NO']),
+  );
+  const report = [header, ...texts, targetText, ...(failures.length > 0 ? [`\n## Failures\n${failures.join('\n')}`] : [])].join('\n');
+  process.stdout.write(`${report}\n`);
+  out.report = report;
+  mkdirSync(join(root, 'bench/results'), { recursive: true });
+  const file = join(root, 'bench/results', `bench-${stamp}.json`);
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`\nresults: ${file}\n`);
+  if (args.keep !== true) rmSync(dir, { recursive: true, force: true });
+  else process.stdout.write(`scratch directory kept: ${dir}\n`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void stopAll().finally(() => process.exit(130));
+  });
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (error) {
+  log(`bench failed: ${(error as Error).stack ?? String(error)}`);
+} finally {
+  await stopAll();
+}
+process.exit(code);
