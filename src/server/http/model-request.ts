@@ -138,6 +138,11 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   if (step.reason === 'unavailable') {
     return sendError(res, format, 503, `Every upstream credential for '${model}' is cooling down after errors; retry later.`, { kind: 'overloaded', ...(step.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: step.retryAfterSeconds }) });
   }
+  if (lastError !== null && (lastError.status === 401 || lastError.status === 402 || lastError.status === 403)) {
+    // The upstream refused the gateway's own key(s): not the client's fault, so not its auth error
+    // (its SDK would raise AuthenticationError), and the upstream's message may quote part of our key.
+    return sendError(res, format, 502, `The upstream provider refused the gateway's credentials for '${model}' (HTTP ${lastError.status}); the operator must check that provider's api-keys.`, { kind: 'server' });
+  }
   if (lastError !== null) {
     // The upstream's own answer, in the client's own format (same family): relay it as it came.
     res.statusCode = lastError.status;
