@@ -14,12 +14,14 @@ import {
   anthropicError,
   anthropicMessage,
   bodyOf,
+  Counter,
   fakeUpstream,
   geminiError,
   geminiResponse,
   json,
   openaiCompletion,
   openaiError,
+  requestsReached,
   type RecordedRequest,
 } from '../helpers/fake-upstream.ts';
 import { assertRedacted, expectJson, startGateway } from './gateway-harness.ts';
@@ -48,6 +50,10 @@ const KEYS = {
   'ant-second': 'sk-ant-second-rrrrrrrrrrrr-3434',
   'gem-first': 'AIzaGemFirst-sssssssssssssss-5656',
   'gem-second': 'AIzaGemSecond-ttttttttttttt-7878',
+  'revoked-a': 'sk-revoked-a-uuuuuuuuuuuuu-abab',
+  'revoked-b': 'sk-revoked-b-vvvvvvvvvvvvv-cdcd',
+  sluggish: 'sk-sluggish-wwwwwwwwwwwwwww-efef',
+  capped: 'sk-capped-xxxxxxxxxxxxxxxxx-0101',
 } as const;
 type KeyName = keyof typeof KEYS;
 const byKey = new Map<string, KeyName>(Object.entries(KEYS).map(([name, key]) => [key, name as KeyName]));
@@ -122,6 +128,9 @@ providers:
   - { name: strict, type: openai, base-url: "${v1}", models: [strict-model], api-keys: ["${ref('strict')}", "${ref('strict-b')}"] }
   - { name: alt, type: openai, base-url: "${v1}", models: [strict-model], api-keys: ["${ref('alt')}"] }
   - { name: solo, type: openai, base-url: "${v1}", models: [solo-model], api-keys: ["${ref('solo')}"] }
+  - { name: revoked, type: openai, base-url: "${v1}", models: [revoked-model], api-keys: ["${ref('revoked-a')}", "${ref('revoked-b')}"] }
+  - { name: sluggish, type: openai, base-url: "${v1}", models: [slow-model], api-keys: ["${ref('sluggish')}"], timeouts: { first-byte: 300ms } }
+  - { name: capped, type: openai, base-url: "${v1}", models: [capped-model, slow-model], api-keys: ["${ref('capped')}"], max-concurrent: 1 }
   - { name: ant, type: anthropic, base-url: "${anthropic.url}", strategy: fill-first, models: [claude-rl],
       api-keys: [{ key: "${ref('ant-first')}", name: ant-first }, { key: "${ref('ant-second')}", name: ant-second }] }
   - { name: gem, type: gemini, base-url: "${gemini.url}", strategy: fill-first, models: [gemini-rl],
@@ -293,6 +302,65 @@ models:
     }
     const rows = [...(await credentials()).values()].filter((c) => c.provider === 'strict');
     assert.ok(rows.every((c) => c.state === 'healthy'), 'a request error cools no key');
+  });
+
+  await t.test('every key refused by the upstream (401): both keys tried, then a 502 that is not the client\'s auth error and quotes nothing of the upstream\'s', async () => {
+    const refusal = (res: ServerResponse, recorded: RecordedRequest): void => {
+      const key = String(recorded.headers.authorization).slice('Bearer '.length);
+      json(res, 401, openaiError(`Incorrect API key provided: ${key.slice(0, 8)}****${key.slice(-4)}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key'));
+    };
+    behaviour.set('revoked-a', refusal);
+    behaviour.set('revoked-b', refusal);
+    const keys = await keysDuring(openai, async () => {
+      const r = await chat('revoked-model');
+      const text = await r.text();
+      assert.equal(r.status, 502, text);
+      const error = (JSON.parse(text) as { error: Record<string, unknown> }).error;
+      assert.equal(error.type, 'server_error');
+      assert.notEqual(error.code, 'invalid_api_key', 'the client\'s SDK must not take it for its own bad key');
+      assert.match(String(error.message), /refused the gateway's credentials/);
+      assert.ok(!text.includes('sk-revok'), 'no fragment of an upstream key');
+    });
+    assert.deepEqual(keys.sort(), ['revoked-a', 'revoked-b']);
+    const rows = [...(await credentials()).values()].filter((c) => c.provider === 'revoked');
+    assert.deepEqual(rows.map((c) => c.reason), ['auth', 'auth']);
+  });
+
+  await t.test('an upstream silent past timeouts.first-byte fails over to the next provider', async () => {
+    behaviour.set('sluggish', (_res, recorded) => void recorded.closed);
+    const before = openai.requests.length;
+    const started = Date.now();
+    await served(await chat('slow-model'), 'capped', '2');
+    assert.ok(Date.now() - started >= 300, 'the first provider was given its first-byte timeout');
+    assert.deepEqual(openai.requests.slice(before).map(keyName), ['sluggish', 'capped']);
+    assert.ok(openai.requests[before]?.aborted(), 'the timed-out request was abandoned');
+  });
+
+  await t.test('max-concurrent: 1 holds a second request until the first one is done', async () => {
+    const release = new Counter();
+    let inFlight = 0;
+    let most = 0;
+    behaviour.set('capped', (res, recorded) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      void release.reached(1, 5_000, 'the test to release the first request').then(() => {
+        inFlight--;
+        json(res, 200, openaiCompletion(String(bodyOf(recorded).model), 'capped'));
+      });
+    });
+    const before = openai.requests.length;
+    const first = chat('capped-model');
+    await requestsReached(openai, before + 1);
+    const second = chat('capped-model');
+    // Absence over a window: the second request must not reach the upstream while the first holds the only slot.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(openai.requests.length, before + 1, 'the second request waits for the slot');
+    release.advance();
+    await served(await first, 'capped', '1');
+    await served(await second, 'capped', '1');
+    assert.equal(most, 1);
+    assert.equal(openai.requests.length, before + 2);
+    behaviour.delete('capped');
   });
 
   await t.test('/admin/credentials shows names or masked keys, never a key', async () => {
