@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { ApiError, GoogleGenAI } from '@google/genai';
-import { anthropicLike, anthropicStream, bodyOf, fakeUpstream, geminiLike, openaiLike, openaiStream, responsesStream, type Handler, type RecordedRequest } from '../helpers/fake-upstream.ts';
+import { anthropicLike, anthropicStream, bodyOf, fakeUpstream, geminiLike, geminiStream, openaiLike, openaiStream, responsesStream, type Handler, type RecordedRequest } from '../helpers/fake-upstream.ts';
 import { assertRedacted, startGateway } from './gateway-harness.ts';
 
 const CLIENT_KEY = 'client-key-sdk-2b3c4d5e6f7a';
@@ -21,7 +21,7 @@ const SECRETS = [CLIENT_KEY, LIMITED_KEY, ...Object.values(UPSTREAM)];
 /** Models named `*-broken` stream two events and then lose their connection. */
 function breaksMidStream(handler: Handler, events: (model: string) => string[]): Handler {
   return (req: IncomingMessage, res: ServerResponse, recorded: RecordedRequest) => {
-    const model = String(bodyOf(recorded).model ?? recorded.path);
+    const model = String(bodyOf(recorded).model ?? decodeURIComponent(recorded.path));
     if (!model.includes('broken')) return handler(req, res, recorded);
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write(events(model).slice(0, 2).join(''));
@@ -32,7 +32,7 @@ function breaksMidStream(handler: Handler, events: (model: string) => string[]):
 test('gateway: the official OpenAI, Anthropic and Gemini SDKs through the gateway', async (t) => {
   const openai = await fakeUpstream(t, breaksMidStream(openaiLike('Hello from the fake OpenAI.'), (model) => (model.startsWith('gpt-4.1') ? responsesStream(model, ['Hel', 'lo']) : openaiStream(model, ['Hel', 'lo']))));
   const anthropic = await fakeUpstream(t, breaksMidStream(anthropicLike('Hello from the fake Anthropic.'), (model) => anthropicStream(model, ['Hel', 'lo'])));
-  const gemini = await fakeUpstream(t, geminiLike('Hello from the fake Gemini.'));
+  const gemini = await fakeUpstream(t, breaksMidStream(geminiLike('Hello from the fake Gemini.'), (model) => geminiStream(model, ['Hel', 'lo', '!'])));
   const gateway = await startGateway(
     t,
     `listen: { host: 127.0.0.1, port: 0 }
@@ -189,7 +189,7 @@ models:
     });
   });
 
-  await t.test('@google/genai: generateContent, generateContentStream, countTokens, and ApiError for a bad key', async () => {
+  await t.test('@google/genai: generateContent, generateContentStream (whole and cut), countTokens, and ApiError for a bad key', async () => {
     const ai = new GoogleGenAI({ apiKey: CLIENT_KEY, httpOptions: { baseUrl: url } });
     const result = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Say hello.' });
     assert.equal(result.text, 'Hello from the fake Gemini.');
@@ -200,6 +200,14 @@ models:
     assert.equal(counted.totalTokens, 5);
     const recorded = gemini.requests[gemini.requests.length - 1] as RecordedRequest;
     assert.equal(recorded.headers['x-goog-api-key'], UPSTREAM.gemini);
+    let before = '';
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of await ai.models.generateContentStream({ model: 'gemini-2.5-broken', contents: 'hi' })) before += chunk.text ?? '';
+      })(),
+      'a stream cut mid-way throws in the SDK',
+    );
+    assert.equal(before, 'Hello', 'after the chunks that arrived');
     const bad = new GoogleGenAI({ apiKey: 'not-a-valid-client-key', httpOptions: { baseUrl: url } });
     await assert.rejects(bad.models.generateContent({ model: 'gemini-2.5-flash', contents: 'hi' }), (e: unknown) => {
       assert.ok(e instanceof ApiError, String(e));
