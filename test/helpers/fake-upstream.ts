@@ -4,7 +4,7 @@
  * SSE events and rate-limit headers, as the provider's wire format has them.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 
 export interface RecordedRequest {
@@ -323,4 +323,45 @@ export function geminiLike(reply = 'Hello from the fake Gemini.'): Handler {
         return json(res, 400, geminiError(400, `Unknown method ${match[2]}`, 'INVALID_ARGUMENT'));
     }
   };
+}
+
+export interface FakeProxy {
+  url: string;
+  /** `host:port` of every CONNECT tunnel opened through the proxy. */
+  tunnels: string[];
+  /** Proxy-Authorization headers seen (none expected unless configured). */
+  authorizations: Array<string | undefined>;
+}
+
+/** An outbound HTTP proxy that opens CONNECT tunnels (what undici's ProxyAgent asks for) and records them. */
+export async function fakeProxy(t: TestContext): Promise<FakeProxy> {
+  const tunnels: string[] = [];
+  const authorizations: Array<string | undefined> = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((_req, res) => res.writeHead(405).end());
+  server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    tunnels.push(req.url ?? '');
+    authorizations.push(req.headers['proxy-authorization']);
+    const [host = '', port = ''] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    upstream.on('close', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    for (const s of sockets) s.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels, authorizations };
 }

@@ -17,6 +17,7 @@ const KEYS = {
   restricted: 'client-key-restricted-9a8b7c6d5e',
   expired: 'client-key-expired-0a1b2c3d4e5f',
   hashed: 'client-key-hashed-5e4d3c2b1a0f',
+  tokens: 'client-key-tokens-6b5a4c3d2e1f',
   wrong: 'client-key-nobody-has-this-one-1234',
 };
 const UPSTREAM = { openai: 'sk-upstream-clients-openai-abcdef123456', anthropic: 'sk-ant-upstream-clients-abcdef123456', gemini: 'AIzaUpstreamClientsGemini-abcdef12' };
@@ -63,13 +64,14 @@ client-keys:
   - { name: limited, key: "\${LIMITED}", rpm: 2 }
   - { name: restricted, key: "\${RESTRICTED}", models: ["gpt-*", "gemini-2.5-*"] }
   - { name: expired, key: "\${EXPIRED}", expires: 2020-01-01 }
+  - { name: tokens, key: "\${TOKENS}", tpm: 20 }
   - { name: hashed, sha256: ${createHash('sha256').update(KEYS.hashed).digest('hex')} }
 providers:
   - { name: openai, type: openai, base-url: "${openai.url}/v1", api-keys: ["\${OPENAI_KEY}"], models: ["gpt-*", "o3"] }
   - { name: anthropic, type: anthropic, base-url: "${anthropic.url}", api-keys: ["\${ANTHROPIC_KEY}"], models: ["claude-*"] }
   - { name: gemini, type: gemini, base-url: "${gemini.url}", api-keys: ["\${GEMINI_KEY}"], models: ["gemini-*"] }
 `,
-    { ALICE: KEYS.alice, LIMITED: KEYS.limited, RESTRICTED: KEYS.restricted, EXPIRED: KEYS.expired, OPENAI_KEY: UPSTREAM.openai, ANTHROPIC_KEY: UPSTREAM.anthropic, GEMINI_KEY: UPSTREAM.gemini },
+    { ALICE: KEYS.alice, LIMITED: KEYS.limited, TOKENS: KEYS.tokens, RESTRICTED: KEYS.restricted, EXPIRED: KEYS.expired, OPENAI_KEY: UPSTREAM.openai, ANTHROPIC_KEY: UPSTREAM.anthropic, GEMINI_KEY: UPSTREAM.gemini },
   );
   const url = gateway.url;
   const upstreamCount = (): number => upstreams.reduce((n, u) => n + u.requests.length, 0);
@@ -154,6 +156,23 @@ providers:
     const other = await call('openai', 'gpt-4o', KEYS.alice, 'bearer');
     await expectJson(other, 200);
     assert.equal(other.headers.get('x-ratelimit-limit-requests'), '10000', 'a key without limits sees the upstream\'s headers as they came');
+  });
+
+  await t.test('tpm: 20 → tokens counted from the upstream\'s reported usage (10 per answer here); the third request is refused for tokens', async () => {
+    const before = upstreamCount();
+    const first = await call('openai', 'gpt-4o', KEYS.tokens, 'bearer');
+    await expectJson(first, 200);
+    assert.equal(first.headers.get('x-ratelimit-limit-tokens'), '20');
+    assert.equal(first.headers.get('x-ratelimit-remaining-tokens'), '20', 'nothing used before the first answer');
+    const second = await call('openai', 'gpt-4o', KEYS.tokens, 'bearer');
+    await expectJson(second, 200);
+    assert.equal(second.headers.get('x-ratelimit-remaining-tokens'), '10', 'the first answer\'s usage (7 + 3) was counted');
+    const third = await call('openai', 'gpt-4o', KEYS.tokens, 'bearer');
+    const body = await expectJson(third, 429);
+    assert.match(assertErrorShape('openai', 429, body, { openai: 'requests', anthropic: '', gemini: '' }), /tokens per minute/);
+    assert.equal(third.headers.get('x-ratelimit-remaining-tokens'), '0');
+    assert.ok(Number(third.headers.get('retry-after')) >= 1);
+    assert.equal(upstreamCount(), before + 2);
   });
 
   await t.test('allowed-model globs: a restricted key gets 403 outside them, in the client\'s format, and its model list shows only what it may use', async () => {

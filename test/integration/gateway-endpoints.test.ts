@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get, post } from '../helpers/cli.ts';
-import { anthropicLike, bodyOf, fakeUpstream, geminiLike, openaiLike, type FakeUpstream, type RecordedRequest } from '../helpers/fake-upstream.ts';
+import { anthropicLike, bodyOf, fakeProxy, fakeUpstream, geminiLike, openaiLike, type FakeUpstream, type RecordedRequest } from '../helpers/fake-upstream.ts';
 import { assertRedacted, expectJson, rawRequest, startGateway } from './gateway-harness.ts';
 
 const CLIENT_KEY = 'client-key-endpoints-5f1c9a7e3b';
@@ -17,7 +17,8 @@ const OPENAI_KEY = 'sk-upstream-openai-endpoints-9d8c7b6a5f4e';
 const ANTHROPIC_KEY = 'sk-ant-upstream-endpoints-1a2b3c4d5e6f';
 const GEMINI_KEY = 'AIzaUpstreamGeminiEndpoints0x7e6d5c';
 const DEEPSEEK_KEY = 'sk-upstream-deepseek-endpoints-44aa55bb';
-const SECRETS = [CLIENT_KEY, OPENAI_KEY, ANTHROPIC_KEY, GEMINI_KEY, DEEPSEEK_KEY];
+const PROXIED_KEY = 'sk-upstream-proxied-endpoints-66cc77dd';
+const SECRETS = [CLIENT_KEY, OPENAI_KEY, ANTHROPIC_KEY, GEMINI_KEY, DEEPSEEK_KEY, PROXIED_KEY];
 
 const openaiAuth = { authorization: `Bearer ${CLIENT_KEY}` };
 const anthropicAuth = { 'x-api-key': CLIENT_KEY, 'anthropic-version': '2023-06-01' };
@@ -77,6 +78,8 @@ test('gateway: every endpoint, header hygiene and model resolution', async (t) =
   const gemini = await fakeUpstream(t, geminiLike());
   const deepseek = await fakeUpstream(t, openaiLike('Hello from the fake DeepSeek.'));
   const retired = await fakeUpstream(t, openaiLike());
+  const behindProxy = await fakeUpstream(t, openaiLike('Hello through the outbound proxy.'));
+  const proxy = await fakeProxy(t);
 
   const gateway = await startGateway(
     t,
@@ -100,6 +103,7 @@ providers:
     api-keys: ["\${ANTHROPIC_KEY}"]
     models: ["claude-*"]
     headers: { anthropic-beta: fake-beta-2025-01-01 }
+    anthropic-version: "2023-01-01"
   - name: gemini
     type: gemini
     base-url: ${gemini.url}
@@ -116,10 +120,16 @@ providers:
     base-url: ${retired.url}/v1
     models: ["legacy-*"]
     disabled: true
+  - name: proxied
+    type: openai-compatible
+    base-url: ${behindProxy.url}/v1
+    proxy: ${proxy.url}
+    api-keys: ["\${PROXIED_KEY}"]
+    models: [proxied-model]
 models:
   aliases: { sonnet: claude-sonnet-4-5, fast: gpt-4.1-mini }
 `,
-    { CLIENT_KEY, OPENAI_KEY, ANTHROPIC_KEY, GEMINI_KEY, DEEPSEEK_KEY },
+    { CLIENT_KEY, OPENAI_KEY, ANTHROPIC_KEY, GEMINI_KEY, DEEPSEEK_KEY, PROXIED_KEY },
   );
   const url = gateway.url;
   const chat = { model: 'gpt-4o', messages: [{ role: 'user', content: 'Hello' }] };
@@ -184,6 +194,13 @@ models:
     const { result, recorded } = await one(anthropic, () => post(`${url}/v1/messages`, message, { ...openaiAuth, 'anthropic-version': '2023-06-01' }));
     await assertServed(result, 'anthropic', 'claude-sonnet-4-5');
     assertConvention(recorded, 'anthropic', ANTHROPIC_KEY);
+  });
+
+  await t.test('an Anthropic request without anthropic-version gets the provider\'s configured one upstream', async () => {
+    const { result, recorded } = await one(anthropic, () => post(`${url}/v1/messages`, message, { 'x-api-key': CLIENT_KEY }));
+    await assertServed(result, 'anthropic', 'claude-sonnet-4-5');
+    assert.equal(recorded.headers['anthropic-version'], '2023-01-01');
+    assert.equal(recorded.headers['x-api-key'], ANTHROPIC_KEY);
   });
 
   await t.test('POST /v1/messages/count_tokens → Anthropic /v1/messages/count_tokens', async () => {
@@ -386,6 +403,25 @@ models:
     const byQuery = await get(`${url}/v1beta/models?key=${CLIENT_KEY}`);
     assert.equal(byQuery.status, 200);
     await byQuery.body?.cancel();
+  });
+
+  await t.test('a provider with an outbound proxy reaches its upstream through a CONNECT tunnel', async () => {
+    const { result, recorded } = await one(behindProxy, () => post(`${url}/v1/chat/completions`, { ...chat, model: 'proxied-model' }, openaiAuth));
+    const body = await assertServed(result, 'proxied', 'proxied-model');
+    assert.equal((body.choices as Array<{ message: { content: string } }>)[0]?.message.content, 'Hello through the outbound proxy.');
+    assert.deepEqual(proxy.tunnels, [new URL(behindProxy.url).host]);
+    assert.deepEqual(proxy.authorizations, [undefined], 'no credential goes to the proxy');
+    assertConvention(recorded, 'bearer', PROXIED_KEY);
+  });
+
+  await t.test('CORS is off by default: no access-control headers, and a preflight is not answered', async () => {
+    const response = await post(`${url}/v1/chat/completions`, chat, { ...openaiAuth, origin: 'https://app.example' });
+    await assertServed(response, 'openai', 'gpt-4o');
+    assert.equal(response.headers.get('access-control-allow-origin'), null);
+    const preflight = await get(`${url}/v1/chat/completions`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    assert.equal(preflight.status, 404);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), null);
+    await preflight.body?.cancel();
   });
 
   await t.test('/admin answers 404 when no admin key is configured, whatever key is sent', async () => {

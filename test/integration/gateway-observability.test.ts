@@ -28,6 +28,7 @@ test('gateway: health, readiness, metrics, access lines and the admin API', asyn
 shutdown-timeout: 5s
 shutdown-delay: 1s
 watch-config: false
+server: { cors: { enabled: true, origins: ["https://app.example"] } }
 admin: { key: "\${ADMIN_KEY}" }
 client-keys: [{ name: observer, key: "\${CLIENT_KEY}" }]
 retry: { backoff-base: 5ms, backoff-max: 10ms }
@@ -231,6 +232,23 @@ models:
     const main = rows[0] as Record<string, unknown>;
     assert.equal(main.reason, 'rate-limit');
     assert.equal(main.lastStatus, 429);
+  });
+
+  await t.test('CORS when enabled: preflights answered for allowed origins, gateway headers exposed, other origins ignored', async () => {
+    const preflight = await get(`${url}/v1/chat/completions`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /POST/);
+    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /authorization/);
+    assert.equal(preflight.headers.get('access-control-max-age'), '600');
+    assert.match(preflight.headers.get('vary') ?? '', /origin/i);
+    const actual = await post(`${url}/v1/chat/completions`, { model: 'gpt-4o', messages }, { ...openaiAuth, origin: 'https://app.example' });
+    await expectJson(actual, 200);
+    assert.equal(actual.headers.get('access-control-allow-origin'), 'https://app.example');
+    assert.match(actual.headers.get('access-control-expose-headers') ?? '', /x-ai-proxy-model/);
+    const other = await post(`${url}/v1/chat/completions`, { model: 'gpt-4o', messages }, { ...openaiAuth, origin: 'https://evil.example' });
+    await expectJson(other, 200);
+    assert.equal(other.headers.get('access-control-allow-origin'), null);
   });
 
   await t.test('stop with shutdown-delay: /readyz turns 503 at once while requests are still served, then the gateway exits', async () => {
