@@ -80,6 +80,7 @@ test('gateway: every endpoint, header hygiene and model resolution', async (t) =
   const retired = await fakeUpstream(t, openaiLike());
   const behindProxy = await fakeUpstream(t, openaiLike('Hello through the outbound proxy.'));
   const proxy = await fakeProxy(t);
+  const ollama = await fakeUpstream(t, openaiLike('Hello from the fake Ollama.'));
 
   const gateway = await startGateway(
     t,
@@ -126,6 +127,10 @@ providers:
     proxy: ${proxy.url}
     api-keys: ["\${PROXIED_KEY}"]
     models: [proxied-model]
+  - name: ollama
+    type: openai-compatible
+    base-url: ${ollama.url}/v1
+    models: ["llama*"]
 models:
   aliases: { sonnet: claude-sonnet-4-5, fast: gpt-4.1-mini }
 `,
@@ -412,6 +417,14 @@ models:
     assert.deepEqual(proxy.tunnels, [new URL(behindProxy.url).host]);
     assert.deepEqual(proxy.authorizations, [undefined], 'no credential goes to the proxy');
     assertConvention(recorded, 'bearer', PROXIED_KEY);
+  });
+
+  await t.test('a keyless provider (a local Ollama) gets no credential at all, and still none of the client\'s', async () => {
+    const { result, recorded } = await one(ollama, () => post(`${url}/v1/chat/completions`, { ...chat, model: 'llama3.2' }, { ...openaiAuth, 'x-api-key': CLIENT_KEY }));
+    await assertServed(result, 'ollama', 'llama3.2');
+    assert.equal(recorded.headers.authorization, undefined);
+    assert.equal(recorded.headers['x-api-key'], undefined);
+    assertNoClientKey(recorded);
   });
 
   await t.test('CORS is off by default: no access-control headers, and a preflight is not answered', async () => {

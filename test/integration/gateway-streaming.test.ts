@@ -30,7 +30,8 @@ const OPENAI_KEYS = ['sk-stream-openai-one-aaaaaaaaaaaa', 'sk-stream-openai-two-
 const ANTHROPIC_KEYS = ['sk-ant-stream-one-cccccccccccc', 'sk-ant-stream-two-dddddddddddd'];
 const GEMINI_KEYS = ['AIzaStreamGeminiOne-eeeeeeeeee', 'AIzaStreamGeminiTwo-ffffffffff'];
 const SLOW_KEY = 'sk-stream-slow-gggggggggggggggg';
-const SECRETS = [CLIENT_KEY, ...OPENAI_KEYS, ...ANTHROPIC_KEYS, ...GEMINI_KEYS, SLOW_KEY];
+const BOUNDED_KEY = 'sk-stream-bounded-hhhhhhhhhhhhhh';
+const SECRETS = [CLIENT_KEY, ...OPENAI_KEYS, ...ANTHROPIC_KEYS, ...GEMINI_KEYS, SLOW_KEY, BOUNDED_KEY];
 /** The gateway's keep-alive interval in this file's config. */
 const KEEPALIVE_MS = 200;
 /** How long either side of a lockstep waits for the other before the test fails. */
@@ -61,6 +62,7 @@ test('gateway: SSE in lockstep, keep-alives, mid-stream failures and client disc
   const anthropic = await fakeUpstream(t, noHandler);
   const gemini = await fakeUpstream(t, noHandler);
   const slow = await fakeUpstream(t, noHandler);
+  const bounded = await fakeUpstream(t, noHandler);
   const gateway = await startGateway(
     t,
     `listen: { host: 127.0.0.1, port: 0 }
@@ -75,8 +77,9 @@ providers:
   - { name: anthropic, type: anthropic, base-url: "${anthropic.url}", models: ["claude-*"], api-keys: ["\${AN1}", "\${AN2}"] }
   - { name: gemini, type: gemini, base-url: "${gemini.url}", models: ["gemini-*"], api-keys: ["\${GE1}", "\${GE2}"] }
   - { name: slow, type: openai, base-url: "${slow.url}/v1", models: [slow-model], api-keys: ["\${SLOW}"], timeouts: { idle: 600ms } }
+  - { name: bounded, type: openai, base-url: "${bounded.url}/v1", models: [bounded-model], api-keys: ["\${BOUNDED}"], timeouts: { total: 700ms } }
 `,
-    { CLIENT_KEY, OA1: OPENAI_KEYS[0], OA2: OPENAI_KEYS[1], AN1: ANTHROPIC_KEYS[0], AN2: ANTHROPIC_KEYS[1], GE1: GEMINI_KEYS[0], GE2: GEMINI_KEYS[1], SLOW: SLOW_KEY },
+    { CLIENT_KEY, OA1: OPENAI_KEYS[0], OA2: OPENAI_KEYS[1], AN1: ANTHROPIC_KEYS[0], AN2: ANTHROPIC_KEYS[1], GE1: GEMINI_KEYS[0], GE2: GEMINI_KEYS[1], SLOW: SLOW_KEY, BOUNDED: BOUNDED_KEY },
   );
   const url = gateway.url;
   const openaiAuth = { authorization: `Bearer ${CLIENT_KEY}` };
@@ -247,6 +250,36 @@ providers:
     assert.equal(await reader.next(STEP_MS), null);
     assert.equal(slow.requests.length, 1);
     await closedWithin(slow.requests[0] as RecordedRequest, STEP_MS);
+  });
+
+  await t.test('timeouts.total cuts a stream that never ends: an error event for the client, an abort for the upstream', async () => {
+    const received = new Counter();
+    bounded.setHandler(async (_req, res, recorded) => {
+      sseHead(res);
+      // Lockstep, forever: the only thing that can end this stream is the gateway's total timeout.
+      for (let i = 0; !recorded.aborted() && !res.destroyed; i++) {
+        res.write(openaiStream('bounded-model', [`tick ${i}`])[1]);
+        await Promise.race([received.reached(i + 1, STEP_MS, `event ${i + 1}`), recorded.closed]);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    });
+    const started = Date.now();
+    const response = await post(`${url}/v1/chat/completions`, { model: 'bounded-model', stream: true, messages }, openaiAuth);
+    const reader = new SseReader(response);
+    let ticks = 0;
+    let last: SseEvent | null = null;
+    for (let e = await reader.next(STEP_MS); e !== null; e = await reader.next(STEP_MS)) {
+      last = e;
+      if (!e.data.includes('"error"')) ticks++;
+      received.advance();
+    }
+    const elapsed = Date.now() - started;
+    assert.ok(ticks >= 3, `events flowed until the deadline (${ticks})`);
+    assert.ok(last !== null && /total timeout/.test(last.data), `the last event is the error: ${last?.data}`);
+    assert.ok(elapsed >= 700 && elapsed < 2_500, `cut at the total timeout: ${elapsed} ms`);
+    await closedWithin(bounded.requests[0] as RecordedRequest, STEP_MS);
+    assert.ok(bounded.requests[0]?.aborted());
+    assert.equal(bounded.requests.length, 1);
   });
 
   await t.test('a 429 before the first byte is retried on the other key, and the client gets one clean stream', async () => {
