@@ -1,0 +1,192 @@
+/**
+ * `ai-proxy reload` (issue 2, point 5, DESIGN §3): one verdict on every path. Applied → exit 0
+ * with the new generation, new requests see the new model table while in-flight ones finish on
+ * the old; rejected → non-zero with the reason while the old config keeps serving; SIGHUP and a
+ * file change take the same path and log the same verdict.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chatStream, defaultYaml, gatedUpstream, get, instance, killOnExit, openStream, post, runCli, serverPidOf, startDaemon, waitUntil, type Instance } from '../helpers/cli.ts';
+
+const chat = (model = 'mock') => ({ model, messages: [{ role: 'user', content: 'hi' }] });
+
+/** The gateway still answers a real request with its current config. */
+async function assertServes(url: string, model = 'mock'): Promise<void> {
+  const reply = await post(`${url}/v1/chat/completions`, chat(model));
+  assert.equal(reply.status, 200, await reply.text());
+}
+
+function logOf(inst: Instance): string {
+  return readFileSync(inst.logFile, 'utf8');
+}
+
+/** The log lines of reload verdicts, in order. */
+function verdictLines(inst: Instance): string[] {
+  return logOf(inst)
+    .split('\n')
+    .filter((line) => / launcher reload \((control|signal|watch)\) (applied|rejected)/.test(line));
+}
+
+/** A verdict line without its time stamp and source: what must be equal whatever the path. */
+const verdictOf = (line: string): string => line.replace(/^\S+ /, '').replace(/reload \((control|signal|watch)\)/, 'reload (SOURCE)');
+
+test('reload applied: exit 0 with the new generation; new requests get the new model table while a stream started before finishes on the old', async (t) => {
+  const before = await gatedUpstream(t, 'old-table');
+  const after = await gatedUpstream(t, 'new-table');
+  const head = 'listen:\n  host: 127.0.0.1\n  port: 0\nshutdown-timeout: 5s\nwatch-config: false\nproviders:\n';
+  const inst = instance(t, head + before.providerYaml('up', ['chat']));
+  const { pid, url } = await startDaemon(inst);
+  killOnExit(t, pid, await serverPidOf(pid));
+
+  const early = openStream(t, `${url}/v1/chat/completions`, chatStream('chat'));
+  await early.waitFor(/first chunk from old-table/);
+
+  writeFileSync(inst.config, head + after.providerYaml('up', ['chat']));
+  const reload = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.match(reload.stdout, /^reload applied: generation 2, hash [0-9a-f]+ \(changed: providers\)\n$/);
+
+  const late = openStream(t, `${url}/v1/chat/completions`, chatStream('chat'));
+  await late.waitFor(/first chunk from new-table/);
+  assert.equal(before.requests.length, 1, 'the new request did not go to the old table');
+
+  before.release();
+  const early$ = await early.done;
+  assert.ok(early$.complete, early$.body);
+  assert.match(early$.body, /last chunk from old-table/);
+  assert.match(early$.body, /\[DONE\]/);
+  assert.doesNotMatch(early$.body, /new-table/);
+
+  after.release();
+  const late$ = await late.done;
+  assert.ok(late$.complete, late$.body);
+  assert.match(late$.body, /last chunk from new-table/);
+  assert.doesNotMatch(late$.body, /old-table/);
+
+  assert.match(logOf(inst), /INFO launcher reload \(control\) applied: generation 2, hash [0-9a-f]+, changed providers/);
+  assert.equal((await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env })).code, 0);
+});
+
+test('a rejected reload (YAML syntax, schema, missing secret) exits 1 with the reason, and the old config keeps serving', async (t) => {
+  const inst = instance(t, defaultYaml('watch-config: false\n'));
+  const { pid, url } = await startDaemon(inst);
+  killOnExit(t, pid, await serverPidOf(pid));
+  const original = readFileSync(inst.config, 'utf8');
+
+  const cases: Array<{ what: string; yaml: string; reason: RegExp }> = [
+    { what: 'YAML syntax', yaml: 'listen:\n  host: 127.0.0.1\n  port: [\n', reason: new RegExp(`not valid YAML \\(1 error\\)\\n  ${inst.config.replace(/\./g, '\\.')}:4:1: `) },
+    { what: 'schema', yaml: original.replace('type: mock', 'type: mocky'), reason: new RegExp(`${inst.config.replace(/\./g, '\\.')}:7:11 providers\\[0\\]\\.type: expected one of .*did you mean "mock"\\?`) },
+    { what: 'missing secret', yaml: original + 'admin:\n  key: ${ADMIN_KEY_NOT_SET}\n', reason: /admin\.key: environment variable ADMIN_KEY_NOT_SET is not set/ },
+  ];
+  for (const { what, yaml, reason } of cases) {
+    writeFileSync(inst.config, yaml);
+    const reload = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
+    assert.equal(reload.code, 1, `${what}: ${reload.stdout}`);
+    assert.match(reload.stderr, /^ai-proxy: reload rejected; still serving generation 1:\n/, what);
+    assert.match(reload.stderr, reason, what);
+    assert.equal(reload.stdout, '', what);
+    await assertServes(url);
+  }
+  const status = JSON.parse((await runCli(['status', '--json', '--pid-file', inst.pidFile], { env: inst.env })).stdout) as {
+    config: { generation: number };
+    lastReload: { ok: boolean; error: { message: string } };
+  };
+  assert.equal(status.config.generation, 1);
+  assert.equal(status.lastReload.ok, false);
+  assert.match(status.lastReload.error.message, /invalid/);
+  assert.equal(verdictLines(inst).filter((line) => /ERROR launcher reload \(control\) rejected, still serving generation 1: /.test(line)).length, 3);
+
+  // A good file afterwards is applied: rejection left nothing half-applied.
+  writeFileSync(inst.config, original.replace('models: [mock, mock-*]', 'models: [mock, mock-*, other]'));
+  const good = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(good.code, 0, good.stderr);
+  assert.match(good.stdout, /generation 2/);
+  await assertServes(url, 'other');
+  assert.equal((await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env })).code, 0);
+});
+
+test('a reload that changes the listen address is rejected with that reason, and nothing of it is applied', async (t) => {
+  const inst = instance(t, defaultYaml('watch-config: false\n'));
+  const { pid, url } = await startDaemon(inst);
+  killOnExit(t, pid, await serverPidOf(pid));
+  // Together with a change that could be applied: the reload is rejected whole.
+  writeFileSync(inst.config, defaultYaml('watch-config: false\n').replace('host: 127.0.0.1', 'host: 127.0.0.2').replace('models: [mock, mock-*]', 'models: [mock, mock-*, other]'));
+  const reload = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(reload.code, 1);
+  assert.match(reload.stderr, /the listen address cannot change on reload \(127\.0\.0\.1:0 → 127\.0\.0\.2:0\); restart ai-proxy to apply it/);
+  await assertServes(url);
+  const other = await post(`${url}/v1/chat/completions`, chat('other'));
+  assert.notEqual(other.status, 200, 'the model added in the rejected file is not served');
+  assert.equal((await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env })).code, 0);
+});
+
+test('SIGHUP, a change of the file on disk and ai-proxy reload take the same path and log the same verdict', async (t) => {
+  const inst = instance(t);
+  const secret = join(inst.dir, 'admin.key');
+  writeFileSync(secret, 'admin-key-one-0123456789\n');
+  const good = defaultYaml(`admin:\n  key: \${file:${secret}}\n`);
+  writeFileSync(inst.config, good);
+  const { pid, url } = await startDaemon(inst);
+  killOnExit(t, pid, await serverPidOf(pid));
+
+  // Rejected: the same broken file, by each path in turn, gives the same verdict.
+  writeFileSync(inst.config, good.replace('shutdown-timeout: 5s', 'shutdown-timeout: soon'));
+  await waitUntil('the file watcher reloads', () => verdictLines(inst).length === 1);
+  process.kill(pid, 'SIGHUP');
+  await waitUntil('SIGHUP reloads', () => verdictLines(inst).length === 2);
+  const control = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(control.code, 1);
+  const rejected = verdictLines(inst);
+  assert.equal(rejected.length, 3, rejected.join('\n'));
+  assert.match(rejected[0] as string, /reload \(watch\) rejected, still serving generation 1: config .* is invalid/);
+  assert.match(rejected[1] as string, /reload \(signal\) rejected/);
+  assert.match(rejected[2] as string, /reload \(control\) rejected/);
+  assert.equal(verdictOf(rejected[1] as string), verdictOf(rejected[0] as string));
+  assert.equal(verdictOf(rejected[2] as string), verdictOf(rejected[0] as string));
+  assert.ok(control.stderr.includes(/: (config .*)/.exec(rejected[0] as string)?.[1] as string), 'the command prints the logged reason');
+  await assertServes(url);
+
+  // Applied, by each path: the watcher sees the file; a rotated secret (not the watched file) is read again on SIGHUP and on reload.
+  writeFileSync(inst.config, good);
+  await waitUntil('the file watcher applies the fixed file', () => verdictLines(inst).length === 4);
+  writeFileSync(secret, 'admin-key-two-0123456789\n');
+  process.kill(pid, 'SIGHUP');
+  await waitUntil('SIGHUP applies the rotated secret', () => verdictLines(inst).length === 5);
+  writeFileSync(secret, 'admin-key-three-0123456789\n');
+  const applied = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, /reload applied: generation 3, hash \w+ \(changed: admin\)/);
+  const lines = verdictLines(inst).slice(3);
+  assert.equal(lines.length, 3, lines.join('\n'));
+  // The watcher saw the same content as generation 1: applied, no change.
+  assert.match(lines[0] as string, /INFO launcher reload \(watch\) applied: generation 1, hash \w+, no change$/);
+  assert.match(lines[1] as string, /INFO launcher reload \(signal\) applied: generation 2, hash \w+, changed admin$/);
+  assert.match(lines[2] as string, /INFO launcher reload \(control\) applied: generation 3, hash \w+, changed admin$/);
+  for (const line of verdictLines(inst)) assert.doesNotMatch(line, /admin-key-/, 'no secret in the log');
+  assert.equal((await get(`${url}/healthz`)).status, 200);
+  assert.equal((await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env })).code, 0);
+});
+
+test('reload --no-wait only signals: it returns at once and the verdict goes to the log', async (t) => {
+  const inst = instance(t, defaultYaml('watch-config: false\n'));
+  const { pid } = await startDaemon(inst);
+  killOnExit(t, pid, await serverPidOf(pid));
+  writeFileSync(inst.config, defaultYaml('watch-config: false\nmodels:\n  aliases:\n    demo: mock\n'));
+  const reload = await runCli(['reload', '--no-wait', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(reload.code, 0);
+  assert.equal(reload.stdout, `sent SIGHUP to pid ${pid}; the verdict goes to the log\n`);
+  await waitUntil('the verdict is logged', () => verdictLines(inst).length === 1);
+  assert.match(verdictLines(inst)[0] as string, /reload \(signal\) applied: generation 2, hash \w+, changed models/);
+  assert.equal((await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env })).code, 0);
+});
+
+test('reload when nothing runs: "not running", exit 3', async (t) => {
+  const inst = instance(t);
+  for (const args of [['reload'], ['reload', '--no-wait']]) {
+    const result = await runCli([...args, '--pid-file', inst.pidFile], { env: inst.env });
+    assert.equal(result.code, 3, args.join(' '));
+    assert.equal(result.stderr, `ai-proxy: not running (pid file ${inst.pidFile})\n`);
+  }
+});

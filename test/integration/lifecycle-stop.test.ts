@@ -1,0 +1,153 @@
+/**
+ * Stopping (issue 2, point 6, and the SIGTERM/deadline bullets): `ai-proxy stop` returns once
+ * both processes are gone and the PID file is removed; in-flight streams finish within the
+ * shutdown timeout or are cut at it, and the exit codes say which; a server that ignores the
+ * deadline is killed by the launcher.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { Foreground, assertCut, chatStream, connectRefused, gatedUpstream, instance, isAlive, killOnExit, openStream, runCli, serverPidOf, startDaemon, waitUntil } from '../helpers/cli.ts';
+
+/** Grace the launcher gives a server past its deadline before SIGKILL (supervisor KILL_GRACE_MS), plus scheduling slack. */
+const GRACE_MS = 2_000 + 1_000;
+
+const gatedConfig = (providers: string, shutdownTimeout = '5s') => `listen:\n  host: 127.0.0.1\n  port: 0\nshutdown-timeout: ${shutdownTimeout}\nwatch-config: false\nproviders:\n${providers}`;
+
+test('stop returns when both processes are gone and the PID file is removed: exit 0', async (t) => {
+  const inst = instance(t);
+  const { pid } = await startDaemon(inst);
+  const server = await serverPidOf(pid);
+  killOnExit(t, pid, server);
+  const stop = await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env });
+  // Checked at once, no polling: the command's return is the promise.
+  assert.ok(!isAlive(pid), 'the launcher is gone');
+  assert.ok(!isAlive(server), 'the server is gone');
+  assert.ok(!existsSync(inst.pidFile), 'the PID file is removed');
+  assert.ok(!existsSync(inst.pidFile.replace(/\.pid$/, '.sock')), 'the control socket is removed');
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.equal(stop.stdout, `ai-proxy stopped (pid ${pid})\n`);
+  const log = readFileSync(inst.logFile, 'utf8');
+  assert.match(log, /INFO launcher ai-proxy stop: shutting down \(delay 0s, timeout 5s\)/);
+  assert.match(log, /INFO launcher stopped\n$/);
+});
+
+test('stop when nothing runs: exit 3', async (t) => {
+  const inst = instance(t);
+  const stop = await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(stop.code, 3);
+  assert.equal(stop.stdout, `ai-proxy is not running (pid file ${inst.pidFile})\n`);
+});
+
+test('stop with streams shorter than the timeout: they complete, exit 0', async (t) => {
+  const upstream = await gatedUpstream(t, 'upstream');
+  const inst = instance(t, gatedConfig(upstream.providerYaml('up', ['slow'])));
+  const { pid, url } = await startDaemon(inst);
+  const server = await serverPidOf(pid);
+  killOnExit(t, pid, server);
+  const streams = [openStream(t, `${url}/v1/chat/completions`, chatStream('slow')), openStream(t, `${url}/v1/chat/completions`, chatStream('slow'))];
+  await upstream.arrived(2);
+  const stopping = runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env });
+  await waitUntil('the gateway stops accepting', () => connectRefused(Number(new URL(url).port)));
+  upstream.release();
+  const stop = await stopping;
+  assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+  for (const stream of streams) {
+    const { complete, body } = await stream.done;
+    assert.ok(complete, body);
+    assert.match(body, /last chunk from upstream[\s\S]*\[DONE\]/);
+  }
+  assert.ok(!isAlive(pid) && !isAlive(server) && !existsSync(inst.pidFile));
+});
+
+test('stop --timeout with a stream longer than the timeout: the stream is cut at the deadline, exit 2, gone within timeout + grace', async (t) => {
+  const upstream = await gatedUpstream(t, 'upstream');
+  const inst = instance(t, gatedConfig(upstream.providerYaml('up', ['slow']), '60s'));
+  const { pid, url } = await startDaemon(inst);
+  const server = await serverPidOf(pid);
+  killOnExit(t, pid, server);
+  const stream = openStream(t, `${url}/v1/chat/completions`, chatStream('slow'));
+  await stream.waitFor(/first chunk from upstream/);
+
+  const started = Date.now();
+  const stop = await runCli(['stop', '--timeout', '1s', '--pid-file', inst.pidFile], { env: inst.env });
+  const took = Date.now() - started;
+  assert.equal(stop.code, 2, stop.stdout + stop.stderr);
+  assert.match(stop.stdout, /forced: in-flight work was cut at the deadline/);
+  assert.ok(took >= 1_000, `stop returned after ${took} ms, before the 1s deadline`);
+  assert.ok(took < 1_000 + GRACE_MS, `stop took ${took} ms`);
+  assertCut(await stream.done);
+  assert.ok(!isAlive(pid) && !isAlive(server) && !existsSync(inst.pidFile));
+  const log = readFileSync(inst.logFile, 'utf8');
+  assert.match(log, /shutting down \(delay 0s, timeout 1s\)/);
+  assert.match(log, /WARN launcher shutdown forced: in-flight requests were cut at the deadline/);
+});
+
+test('SIGTERM with in-flight streams shorter than the timeout: all complete, exit 0', async (t) => {
+  const upstream = await gatedUpstream(t, 'upstream');
+  const inst = instance(t, gatedConfig(upstream.providerYaml('up', ['slow'])));
+  const fg = new Foreground(t, ['-c', inst.config, '--pid-file', inst.pidFile], inst.env);
+  const url = await fg.url();
+  const server = await serverPidOf(fg.child.pid as number);
+  killOnExit(t, server);
+  const streams = [1, 2, 3].map(() => openStream(t, `${url}/v1/chat/completions`, chatStream('slow')));
+  await upstream.arrived(3);
+  fg.child.kill('SIGTERM');
+  await fg.waitFor(/draining: 3 requests in flight/);
+  upstream.release();
+  for (const stream of streams) {
+    const { complete, body } = await stream.done;
+    assert.ok(complete, body);
+    assert.match(body, /last chunk from upstream[\s\S]*\[DONE\]/);
+  }
+  assert.deepEqual(await fg.exited, { code: 0, signal: null });
+  assert.match(fg.output, /INFO launcher SIGTERM: shutting down/);
+  assert.ok(!isAlive(server) && !existsSync(inst.pidFile));
+});
+
+test('SIGTERM with a stream longer than the timeout: cut at the deadline, exit 2, gone within timeout + grace', async (t) => {
+  const upstream = await gatedUpstream(t, 'upstream');
+  const inst = instance(t, gatedConfig(upstream.providerYaml('up', ['slow']), '1s'));
+  const fg = new Foreground(t, ['-c', inst.config, '--pid-file', inst.pidFile], inst.env);
+  const url = await fg.url();
+  const server = await serverPidOf(fg.child.pid as number);
+  killOnExit(t, server);
+  const long = openStream(t, `${url}/v1/chat/completions`, chatStream('slow'));
+  await upstream.arrived(1);
+  const started = Date.now();
+  fg.child.kill('SIGTERM');
+  const exit = await fg.exited;
+  const took = Date.now() - started;
+  assert.deepEqual(exit, { code: 2, signal: null });
+  assert.ok(took >= 1_000 && took < 1_000 + GRACE_MS, `the stop took ${took} ms with a 1s timeout`);
+  assertCut(await long.done);
+  assert.match(fg.output, /INFO server stopped \(forced: in-flight requests were cut at the deadline\)/);
+  assert.ok(!isAlive(server) && !existsSync(inst.pidFile));
+});
+
+test('a server that ignores the deadline (SIGSTOP) is killed by the launcher: logged, exit 2, nothing left', async (t) => {
+  const inst = instance(t);
+  const { pid } = await startDaemon(inst);
+  const server = await serverPidOf(pid);
+  killOnExit(t, pid, server);
+  process.kill(server, 'SIGSTOP');
+  const started = Date.now();
+  const stop = await runCli(['stop', '--timeout', '1s', '--pid-file', inst.pidFile], { env: inst.env });
+  const took = Date.now() - started;
+  assert.equal(stop.code, 2, stop.stdout + stop.stderr);
+  assert.ok(took < 1_000 + GRACE_MS, `stop took ${took} ms`);
+  assert.ok(!isAlive(pid) && !isAlive(server) && !existsSync(inst.pidFile));
+  assert.match(readFileSync(inst.logFile, 'utf8'), /ERROR launcher the server did not stop within 3s; killing it \(SIGKILL\)/);
+});
+
+test('kill -9 of a daemon\'s server: the crash is logged with the signal, the PID file removed, the launcher exits', async (t) => {
+  const inst = instance(t);
+  const { pid } = await startDaemon(inst);
+  const server = await serverPidOf(pid);
+  killOnExit(t, pid, server);
+  process.kill(server, 'SIGKILL');
+  await waitUntil('the launcher exits', () => !isAlive(pid));
+  assert.ok(!existsSync(inst.pidFile));
+  assert.match(readFileSync(inst.logFile, 'utf8'), /ERROR launcher the server exited unexpectedly \(killed by SIGKILL\); stopping the launcher so that a supervisor can restart it/);
+  assert.equal((await runCli(['status', '--pid-file', inst.pidFile], { env: inst.env })).code, 3);
+});
