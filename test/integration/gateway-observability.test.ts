@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { get, post, runCli, waitUntil } from '../helpers/cli.ts';
-import { anthropicLike, Counter, fakeUpstream, json, openaiError, openaiLike, openaiStream, type Handler } from '../helpers/fake-upstream.ts';
+import { anthropicLike, anthropicStream, Counter, fakeUpstream, json, openaiError, openaiLike, openaiStream, type Handler } from '../helpers/fake-upstream.ts';
 import { assertRedacted, expectJson, metrics, metricValue, SseReader, startGateway } from './gateway-harness.ts';
 
 const CLIENT_KEY = 'client-key-observability-4d3c2b1a09';
@@ -77,6 +77,21 @@ models:
     await anthropicResponse.text();
     assert.match(await accessLine('usage-anthropic-stream'), / model=sonnet provider=anthropic status=200 .* in=13 out=6 /);
 
+    // A long answer: message_start (input tokens) is far from the end of the stream.
+    anthropic.setHandler(async (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // Event by event, as the real API sends them, so the gateway reads them as separate chunks.
+      for (const event of anthropicStream('claude-sonnet-4-5', Array.from({ length: 60 }, (_, i) => `part ${i} `.padEnd(200, '.')), { input_tokens: 1234, output_tokens: 3000 })) {
+        res.write(event);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      res.end();
+    });
+    const long = await post(`${url}/v1/messages`, { model: 'claude-sonnet-4-5', stream: true, max_tokens: 4096, messages }, { ...anthropicAuth, 'x-request-id': 'usage-anthropic-long' });
+    assert.ok((await long.text()).length > 12_000);
+    assert.match(await accessLine('usage-anthropic-long'), / in=1234 out=3000 /);
+    anthropic.setHandler(anthropicLike());
+
     const whole = await post(`${url}/v1/chat/completions`, { model: 'gpt-4o', messages }, { ...openaiAuth, 'x-request-id': 'usage-openai-json' });
     await expectJson(whole, 200);
     assert.match(await accessLine('usage-openai-json'), / in=7 out=3 /);
@@ -84,8 +99,8 @@ models:
     const text = await metrics(url);
     assert.equal(metricValue(text, 'ai_proxy_tokens_total', { direction: 'in', model: 'gpt-4o', provider: 'openai' }), 11 + 7);
     assert.equal(metricValue(text, 'ai_proxy_tokens_total', { direction: 'out', model: 'gpt-4o', provider: 'openai' }), 5 + 3);
-    assert.equal(metricValue(text, 'ai_proxy_tokens_total', { direction: 'in', model: 'claude-sonnet-4-5', provider: 'anthropic' }), 13);
-    assert.equal(metricValue(text, 'ai_proxy_tokens_total', { direction: 'out', model: 'claude-sonnet-4-5', provider: 'anthropic' }), 6);
+    assert.equal(metricValue(text, 'ai_proxy_tokens_total', { direction: 'in', model: 'claude-sonnet-4-5', provider: 'anthropic' }), 13 + 1234);
+    assert.equal(metricValue(text, 'ai_proxy_tokens_total', { direction: 'out', model: 'claude-sonnet-4-5', provider: 'anthropic' }), 6 + 3000);
     assert.equal(metricValue(text, 'ai_proxy_time_to_first_byte_seconds_count', { route: 'chat-completions', provider: 'openai' }), 2);
   });
 

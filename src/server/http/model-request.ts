@@ -317,14 +317,14 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   if (translatedUsage !== null) {
     recordUsage(ctx, client, translatedUsage.inputTokens, translatedUsage.outputTokens);
   } else {
-    noteUsage(ctx, client, result.tail);
+    noteUsage(ctx, client, result.tail, result.head);
   }
   if (result.firstByteAt !== 0) ctx.metrics.ttfb.observe({ route: route.endpoint, provider: provider.name }, (result.firstByteAt - sentAt) / 1000);
   return { kind: 'relayed', label: result.outcome === 'complete' ? 'success' : result.outcome.replace('-', '_') };
 }
 
-function noteUsage(ctx: ModelRequestContext, client: Client, text: string): void {
-  const usage = extractUsage(text);
+function noteUsage(ctx: ModelRequestContext, client: Client, text: string, head?: string): void {
+  const usage = extractUsage(text, head);
   if (usage !== null) recordUsage(ctx, client, usage.input, usage.output);
 }
 

@@ -20,8 +20,9 @@ function last(pattern: RegExp, text: string): number | null {
   return value;
 }
 
-export function extractUsage(tail: string): Usage | null {
+/** `head`: the start of a stream, for a format that reports input tokens only there (Anthropic's message_start). */
+export function extractUsage(tail: string, head = ''): Usage | null {
   const output = last(outputPattern, tail);
   if (output === null) return null;
-  return { input: last(inputPattern, tail) ?? 0, output };
+  return { input: last(inputPattern, tail) ?? last(inputPattern, head) ?? 0, output };
 }

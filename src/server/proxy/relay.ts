@@ -41,6 +41,8 @@ export interface RelayResult {
   firstByteAt: number;
   /** The last few KB of the body, where the final usage numbers are. */
   tail: string;
+  /** The first few KB of the body: Anthropic reports the input tokens in its first event only. */
+  head: string;
   /** How the relay ended. */
   outcome: 'complete' | 'client-gone' | 'upstream-failed' | 'shutdown';
 }
@@ -64,6 +66,8 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
     // The last chunks, by reference (no copies on the hot path); decoded once at the end.
     const tailChunks: Buffer[] = [];
     let tailBytes = 0;
+    const headChunks: Buffer[] = [];
+    let headBytes = 0;
     let lastByte = 0x0a;
     let atBoundary = true;
     let finished = false;
@@ -103,7 +107,7 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onError);
-      resolve({ bytes, firstByteAt, tail: Buffer.concat(tailChunks).toString('utf8'), outcome });
+      resolve({ bytes, firstByteAt, tail: Buffer.concat(tailChunks).toString('utf8'), head: Buffer.concat(headChunks).toString('utf8'), outcome });
     };
 
     /** The error event that ends a passthrough stream, numbered after the last Responses event relayed. */
@@ -115,6 +119,10 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
     };
 
     const onData = (chunk: Buffer): void => {
+      if (headBytes < TAIL_BYTES) {
+        headChunks.push(chunk);
+        headBytes += chunk.length;
+      }
       tailChunks.push(chunk);
       tailBytes += chunk.length;
       while (tailChunks.length > 1 && tailBytes - (tailChunks[0] as Buffer).length >= TAIL_BYTES) tailBytes -= (tailChunks.shift() as Buffer).length;
