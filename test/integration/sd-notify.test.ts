@@ -65,7 +65,9 @@ function runLauncher(t: TestContext, inst: Instance, env: NodeJS.ProcessEnv, opt
     if (child.exitCode === null && child.signalCode === null) {
       for (const server of childrenOf(child.pid as number)) signalQuietly(server, 'SIGCONT');
       child.kill('SIGTERM');
-      const stopped = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 5_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const stopped = await Promise.race([exited, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 5_000)))]);
+      clearTimeout(timer);
       if (stopped === null) {
         for (const server of childrenOf(child.pid as number)) signalQuietly(-server, 'SIGKILL');
         child.kill('SIGKILL');
