@@ -211,6 +211,20 @@ providers:
     await expectJson(await call('openai', 'gpt-4o', KEYS.alice, 'bearer', { metadata: { padding: 'x'.repeat(700) } }), 200);
   });
 
+  await t.test('a body that is not a JSON object, or has no model, gets 400 in the client\'s format; nothing goes upstream', async () => {
+    const before = upstreamCount();
+    const raw = (path: string, body: string, headers: Record<string, string>) => fetch(`${url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, signal: AbortSignal.timeout(10_000) });
+    const o = await expectJson(await raw('/v1/chat/completions', '{"model": "gpt-4o", "messages": [', { authorization: `Bearer ${KEYS.alice}` }), 400);
+    assert.match(assertErrorShape('openai', 400, o, { openai: 'invalid_request_error', anthropic: '', gemini: '' }), /not valid JSON/);
+    const a = await expectJson(await raw('/v1/messages', '[1, 2]', { 'x-api-key': KEYS.alice, 'anthropic-version': '2023-06-01' }), 400);
+    assertErrorShape('anthropic', 400, a, { openai: '', anthropic: 'invalid_request_error', gemini: '' });
+    const g = await expectJson(await raw('/v1beta/models/gemini-2.5-flash:generateContent', 'contents=hi', { 'x-goog-api-key': KEYS.alice }), 400);
+    assertErrorShape('gemini', 400, g, { openai: '', anthropic: '', gemini: 'INVALID_ARGUMENT' });
+    const noModel = await expectJson(await raw('/v1/chat/completions', '{"messages": []}', { authorization: `Bearer ${KEYS.alice}` }), 400);
+    assert.equal((noModel.error as Record<string, unknown>).param, 'model');
+    assert.equal(upstreamCount(), before);
+  });
+
   await t.test('the access log names the client key, never the key', async () => {
     await assertRedacted(gateway, SECRETS);
     const log = gateway.log();
