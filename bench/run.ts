@@ -9,15 +9,19 @@
  *   npm run bench -- --only overhead,streaming,held,lifecycle,profile,soak
  *   npm run bench -- --streams N  concurrent open streams to hold (default 10,000; quick 2,000)
  *   npm run bench -- --keep       keep the scratch directory (configs, logs, profiles)
+ *   npm run bench -- --nice N     scheduling priority for the bench and everything it starts
+ *                                 (default -10 as root, so other work on the machine disturbs less)
+ *   npm run bench -- --compare DIR  also run another build (DIR holds bin/, dist/, package.json)
+ *                                 as "ai-proxy (compare)" in the same interleaved rounds: A/B a change
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { cpus, getPriority, loadavg, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { loadTool } from './lib/load.ts';
-import { coreSplit, hasCommand, MB, pinSelf, rss, startFakeUpstream, startForwarder, startGateway, startNginx, stopAll, type Service, type Toolkit } from './lib/procs.ts';
+import { coreSplit, hasCommand, MB, pinSelf, setNiceness, rss, startFakeUpstream, startForwarder, startGateway, startNginx, stopAll, type Service, type Toolkit } from './lib/procs.ts';
 import { fmt, table, type Target } from './lib/report.ts';
 import { runLifecycleHelper, runStopWithStreams } from './scenarios/lifecycle.ts';
 import { runOverhead, type Subject } from './scenarios/overhead.ts';
@@ -34,6 +38,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     streams: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    compare: { type: 'string' },
+    nice: { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -78,6 +84,13 @@ function descriptorLimit(): number {
   return soft;
 }
 
+/** The priority of the bench and everything it starts (a busy machine disturbs the figures less). */
+function raisePriority(): number {
+  const wanted = Number(args.nice ?? (process.getuid?.() === 0 ? -10 : 0));
+  setNiceness(wanted);
+  return getPriority();
+}
+
 /** A private copy of the built gateway (others may rebuild dist/ meanwhile) and the bundled helpers. */
 async function prepareKit(dir: string): Promise<void> {
   if (!existsSync(join(root, 'dist/cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it first)');
@@ -108,6 +121,7 @@ async function main(): Promise<number> {
   const nofile = descriptorLimit();
   const cores = coreSplit(cpus().length);
   pinSelf(cores);
+  const nice = raisePriority();
   const dir = join(root, '.tmp', `bench-${stamp}`);
   await prepareKit(dir);
   const kit: Toolkit = { dir, cores, nofile };
@@ -128,6 +142,7 @@ async function main(): Promise<number> {
     nginx: hasCommand('nginx') ? version(['nginx', '-v']) : null,
     cores: cores.proxy === null ? 'not pinned' : `proxy under test (gateway launcher+server, nginx, forwarder) on CPU ${cores.proxy}; load generator, bench clients and fake upstream on CPU ${cores.load}`,
     descriptorLimit: nofile,
+    nice,
     loadAverageAtStart: loadavg(),
   };
   log(`ai-proxy bench (${quick ? 'quick' : 'full'}), ${machine.cpus} × ${machine.cpuModel}, node ${machine.node}, load generator ${machine.loadTool}`);
@@ -165,7 +180,10 @@ async function main(): Promise<number> {
       services.push(forwarder);
       const nginx = await startNginx(kit, upstreamPort);
       if (nginx !== null) services.push(nginx);
+      const compare = args.compare === undefined ? null : await startGateway(kit, { upstream: upstream.url, accessLog: false, tag: 'overhead-compare', app: resolve(args.compare) });
+      if (compare !== null) services.push(compare);
       const subjects: Subject[] = [
+        ...(compare === null ? [] : [{ label: 'ai-proxy (compare)', service: compare, gateway: compare }]),
         { label: 'direct', service: upstream },
         { label: 'ai-proxy', service: gwOff, gateway: gwOff },
         { label: 'ai-proxy +access log', service: gwOn, gateway: gwOn },
@@ -237,15 +255,19 @@ async function main(): Promise<number> {
   });
 
   await scenario('profile', async () => {
-    const r = await runProfile(kit, upstream.url, settings.overhead.connections, settings.profileSeconds, log);
-    if (r.result !== null) {
-      const kept = join(root, 'bench/results', `server-${stamp}.cpuprofile`);
-      mkdirSync(join(root, 'bench/results'), { recursive: true });
-      copyFileSync(r.result.file, kept);
-      r.result.file = kept;
+    const profiles: Record<string, unknown> = {};
+    for (const accessLog of [false, true]) {
+      const r = await runProfile(kit, upstream.url, accessLog, settings.overhead.connections, settings.profileSeconds, log);
+      if (r.result !== null) {
+        const kept = join(root, 'bench/results', `server-${accessLog ? 'access-log-' : ''}${stamp}.cpuprofile`);
+        mkdirSync(join(root, 'bench/results'), { recursive: true });
+        copyFileSync(r.result.file, kept);
+        r.result.file = kept;
+      }
+      profiles[accessLog ? 'accessLog' : 'noAccessLog'] = r.result;
+      texts.push(r.text);
     }
-    out.profile = r.result;
-    texts.push(r.text);
+    out.profile = profiles;
   });
 
   await scenario('soak', async () => {
@@ -261,7 +283,7 @@ async function main(): Promise<number> {
   out.targets = targets;
   out.failures = failures;
 
-  const header = `# ai-proxy bench — ${out.at} (${quick ? 'quick' : 'full'}); ${machine.cpus} × ${machine.cpuModel}; node ${machine.node}; ${machine.loadTool}${machine.nginx === null ? '' : `; ${machine.nginx}`}\n# ${machine.cores}\n# load average at start ${machine.loadAverageAtStart.join(' ')}, at end ${(out.loadAverageAtEnd as number[]).join(' ')}: ratios are only comparable within one run`;
+  const header = `# ai-proxy bench — ${out.at} (${quick ? 'quick' : 'full'}); ${machine.cpus} × ${machine.cpuModel}; node ${machine.node}; ${machine.loadTool}${machine.nginx === null ? '' : `; ${machine.nginx}`}\n# ${machine.cores}; nice ${machine.nice}\n# load average at start ${machine.loadAverageAtStart.join(' ')}, at end ${(out.loadAverageAtEnd as number[]).join(' ')}: ratios are only comparable within one run`;
   const targetText = table(
     'Targets',
     ['figure', 'value', 'target', 'met'],

@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 
 /** Where processes run: the proxy under test on one core, load generator and fake upstream on the other. */
@@ -16,6 +17,31 @@ export interface Cores {
 }
 
 const started = new Set<ChildProcess>();
+let niceness = 0;
+
+/**
+ * The priority every process under test gets. With autogroup scheduling (Linux's default for
+ * desktops and VMs) a process's nice value only counts inside its session, and the processes here
+ * run in sessions of their own, so the session's autogroup gets the same value.
+ */
+export function setNiceness(value: number): void {
+  niceness = value;
+  boost(process.pid);
+}
+
+export function boost(pid: number): void {
+  if (niceness === 0 || pid <= 0) return;
+  try {
+    setPriority(pid, niceness);
+  } catch {
+    // Not allowed.
+  }
+  try {
+    writeFileSync(`/proc/${pid}/autogroup`, String(niceness));
+  } catch {
+    // No autogroup scheduling, or not allowed.
+  }
+}
 
 export function hasCommand(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
@@ -30,6 +56,7 @@ export function launch(argv: string[], options: { env?: NodeJS.ProcessEnv; stdou
   const [command, ...args] = argv as [string, ...string[]];
   const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'], detached: true });
   started.add(child);
+  if (child.pid !== undefined) boost(child.pid);
   child.once('exit', () => started.delete(child));
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
@@ -233,6 +260,7 @@ http {
   await waitHttp(`${url}/`, 10_000).catch((error: unknown) => {
     throw new Error(`nginx did not start: ${(error as Error).message}\n${stderrTail(child)}${existsSync(`${prefix}/error.log`) ? readFileSync(`${prefix}/error.log`, 'utf8') : ''}`, { cause: error });
   });
+  for (const pid of children(child.pid as number)) boost(pid);
   return { name: 'nginx', url, pids: () => [child.pid as number, ...children(child.pid as number)], child, close: () => stop(child) };
 }
 
@@ -242,6 +270,8 @@ export interface GatewayOptions {
   /** Node flags for the launcher; the server is forked with the same execArgv (--cpu-prof). */
   nodeArgs?: string[];
   tag: string;
+  /** Another build to run (a directory with bin/, dist/ and package.json), for A/B comparisons. */
+  app?: string;
 }
 
 export interface Gateway extends Service {
@@ -280,7 +310,7 @@ export async function startGateway(kit: Toolkit, options: GatewayOptions): Promi
   writeFileSync(config, gatewayYaml(port, options.upstream, options.accessLog));
   const pidFile = join(dir, 'ai-proxy.pid');
   const env = gatewayEnv({});
-  const child = launch(wrap([process.execPath, ...(options.nodeArgs ?? []), join(kit.dir, 'app/bin/ai-proxy.js'), 'run', '-c', config, '--pid-file', pidFile, '--log-file', join(dir, 'ai-proxy.log')], kit.cores.proxy), { env, stdout: 'ignore' });
+  const child = launch(wrap([process.execPath, ...(options.nodeArgs ?? []), join(options.app ?? join(kit.dir, 'app'), 'bin/ai-proxy.js'), 'run', '-c', config, '--pid-file', pidFile, '--log-file', join(dir, 'ai-proxy.log')], kit.cores.proxy), { env, stdout: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
   try {
     await Promise.race([
@@ -293,6 +323,7 @@ export async function startGateway(kit: Toolkit, options: GatewayOptions): Promi
   }
   const launcherPid = child.pid as number;
   const serverPid = (): number => children(launcherPid)[0] ?? 0;
+  boost(serverPid());
   return {
     name: 'ai-proxy',
     url,

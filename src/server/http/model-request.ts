@@ -291,8 +291,10 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   if (eventStream) {
     res.removeHeader('content-length');
     ctx.onStream(true);
+    // A stream's client sees the headers at once. Any other answer sends them with the first
+    // body chunk: flushing them alone costs one more write (and packet) per request.
+    res.flushHeaders();
   }
-  res.flushHeaders();
   cleanup();
   let translator: ReturnType<typeof createStreamTranslator> | null = null;
   const result = await relay(response.body, res, {
