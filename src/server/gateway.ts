@@ -11,6 +11,7 @@ import { loadConfig, type LoadedConfig } from '../shared/config/load.ts';
 import { Metrics } from './observability/metrics.ts';
 import type { Output } from './output.ts';
 import { createRequestHandler } from './http/handler.ts';
+import { answerMalformed } from './http/malformed.ts';
 import { RequestTracker } from './http/tracker.ts';
 import type { Service, ShutdownOptions, ShutdownResult } from './lifecycle.ts';
 import { listen } from './listen.ts';
@@ -51,15 +52,15 @@ export class Gateway implements Service {
       headersTimeout: config.server.headerTimeout,
       // Receiving a request (not answering it: streams run long) must not take forever; slow-body clients are cut.
       requestTimeout: 300_000,
+      // Node enforces both timeouts only when it sweeps its connections (every 30 s by default), so a
+      // slowloris client outlived a short header-timeout by up to 30 s.
+      connectionsCheckingInterval: Math.min(Math.max(Math.floor(config.server.headerTimeout / 4), 100), 5_000),
       keepAliveTimeout: config.server.keepAliveTimeout,
     });
     this.#tracker = new RequestTracker(server);
     server.on('request', createRequestHandler(this, this.#tracker));
-    // A client that sends garbage gets a 400 and a closed socket, never a crash.
-    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-      if (socket.writable && error.code !== 'ECONNRESET') socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-      else socket.destroy();
-    });
+    // A client that sends garbage gets its 4xx (431, 414, 408, 400) and a closed socket, never a crash.
+    server.on('clientError', answerMalformed);
     this.#listen = await listen(server, { host: config.listen.host, port: config.listen.port });
     this.ready = true;
     return { listen: this.#listen, config: this.#configInfo() };
