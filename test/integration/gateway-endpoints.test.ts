@@ -410,6 +410,21 @@ models:
     await byQuery.body?.cancel();
   });
 
+  await t.test('GET /v1/models/{id} (models.retrieve): a routable id in the asking SDK\'s shape, 404 otherwise', async () => {
+    const o = await expectJson(await get(`${url}/v1/models/gpt-4o`, { headers: openaiAuth }), 200);
+    assert.deepEqual(Object.keys(o).sort(), ['created', 'id', 'object', 'owned_by']);
+    assert.equal(o.id, 'gpt-4o');
+    const a = await expectJson(await get(`${url}/v1/models/sonnet`, { headers: anthropicAuth }), 200);
+    assert.equal(a.type, 'model');
+    assert.equal(a.id, 'sonnet');
+    const missing = await get(`${url}/v1/models/no-such-model`, { headers: openaiAuth });
+    assert.equal(missing.status, 404);
+    assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'model_not_found');
+    const anonymous = await get(`${url}/v1/models/gpt-4o`);
+    assert.equal(anonymous.status, 401);
+    await anonymous.body?.cancel();
+  });
+
   await t.test('a provider with an outbound proxy reaches its upstream through a CONNECT tunnel', async () => {
     const { result, recorded } = await one(behindProxy, () => post(`${url}/v1/chat/completions`, { ...chat, model: 'proxied-model' }, openaiAuth));
     const body = await assertServed(result, 'proxied', 'proxied-model');

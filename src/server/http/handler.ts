@@ -9,7 +9,7 @@ import type { Gateway } from '../gateway.ts';
 import { handleAdmin } from '../observability/admin.ts';
 import type { Snapshot } from '../snapshot.ts';
 import { formatAccessLine, newAccessRecord, type AccessRecord } from './access-log.ts';
-import { listModels } from './models.ts';
+import { listModels, retrieveModel } from './models.ts';
 import { handleModelRequest } from './model-request.ts';
 import { sendError, sendJson } from './respond.ts';
 import { bodyModelRoutes, geminiRoute } from './routes.ts';
@@ -66,6 +66,7 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
           return;
       }
       if (path.startsWith('/admin/')) return handleAdmin(req, res, snapshot, path);
+      if (path.startsWith('/v1/models/')) return retrieveModel(req, res, snapshot, decodeURIComponentSafe(path.slice('/v1/models/'.length)));
     }
     if (req.method === 'POST') {
       const bodyRoute = bodyModelRoutes.get(path);
@@ -94,7 +95,31 @@ const namedRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metri
 
 function routeLabel(path: string): string {
   if (namedRoutes.has(path)) return path;
+  if (path.startsWith('/v1/models/')) return '/v1/models/{model}';
   return path.startsWith('/v1beta/models/') ? '/v1beta/models/{model}' : 'unmatched';
+}
+
+function decodeURIComponentSafe(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * Model labels: resolved ids only, and at most this many distinct ones; a glob in a provider's
+ * model list lets clients name new ids, which must not grow the metric set without bound.
+ */
+const MODEL_LABEL_LIMIT = 500;
+const modelLabels = new Set<string>();
+
+function modelLabel(model: string | null): string {
+  if (model === null) return 'none';
+  if (modelLabels.has(model)) return model;
+  if (modelLabels.size >= MODEL_LABEL_LIMIT) return 'other';
+  modelLabels.add(model);
+  return model;
 }
 
 /** Metrics and the access line, once per request when its response closes. */
@@ -103,10 +128,11 @@ function finish(gateway: Gateway, snapshot: Snapshot, record: AccessRecord, stat
   const metrics = gateway.metrics;
   const provider = record.provider ?? 'none';
   const route = routeLabel(record.path);
-  metrics.requests.inc({ route, model: record.resolvedModel ?? 'none', provider, status });
+  const model = modelLabel(record.resolvedModel);
+  metrics.requests.inc({ route, model, provider, status });
   metrics.duration.observe({ route, provider }, (now - record.startedAt) / 1000);
-  if (record.inputTokens !== null) metrics.tokens.inc({ direction: 'in', model: record.resolvedModel ?? 'none', provider }, record.inputTokens);
-  if (record.outputTokens !== null) metrics.tokens.inc({ direction: 'out', model: record.resolvedModel ?? 'none', provider }, record.outputTokens);
+  if (record.inputTokens !== null) metrics.tokens.inc({ direction: 'in', model, provider }, record.inputTokens);
+  if (record.outputTokens !== null) metrics.tokens.inc({ direction: 'out', model, provider }, record.outputTokens);
   if (snapshot.config.log.access) gateway.output.droppable(formatAccessLine(snapshot.config.log.format, record, status, now));
 }
 

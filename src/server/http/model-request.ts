@@ -83,7 +83,11 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   if (limitHeaders !== null) for (const name in limitHeaders) res.setHeader(name, limitHeaders[name] as string);
 
   const read = await readBody(req, snapshot.config.server.bodyLimit);
-  if (!read.ok) return sendError(res, format, read.status, read.message);
+  if (!read.ok) {
+    // The rest of an oversized body is not worth reading: answer, then close the connection.
+    res.shouldKeepAlive = false;
+    return sendError(res, format, read.status, read.message);
+  }
   let body: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(read.body.toString('utf8'));
@@ -161,11 +165,16 @@ type TryResult =
   | { kind: 'http'; label: string; outcome: UpstreamOutcome; status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
   | { kind: 'failed'; label: string; outcome: UpstreamOutcome };
 
-/** Same family: forward as is. Otherwise the upstream's wire format to translate to. */
+/**
+ * Null: forward as is (same family). Otherwise the upstream's wire format to translate to. OpenAI
+ * itself serves both of its APIs, so chat and Responses pass through to it; an OpenAI-compatible
+ * upstream speaks the one its `wire-api` names, and the other is translated.
+ */
 function upstreamWireFor(route: ModelRoute, attempt: Attempt): WireFormat | null {
   const provider = attempt.candidate.provider;
-  if (familyOf(provider.type) === route.family) return null;
-  return wireFormatOf(provider.config) as WireFormat;
+  if (familyOf(provider.type) !== route.family) return wireFormatOf(provider.config) as WireFormat;
+  if (provider.type === 'openai-compatible' && route.wire !== null && route.wire !== provider.wire) return provider.wire as WireFormat;
+  return null;
 }
 
 async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Record<string, unknown>, raw: Buffer, stream: boolean, client: Client): Promise<TryResult> {
