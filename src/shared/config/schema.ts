@@ -168,7 +168,7 @@ const providerSchema = z.strictObject({
   timeouts: timeoutsSchema,
   proxy: httpUrl.optional().describe('Outbound HTTP proxy for this provider.'),
   'max-concurrent': z.number().int().nonnegative().default(0).describe('Concurrent upstream requests; 0 means no cap.'),
-  'wire-api': z.enum(['chat', 'responses']).default('chat').describe('For openai-style upstreams: which API to translate to.'),
+  'wire-api': z.enum(['chat', 'responses']).default('chat').describe('OpenAI API an openai-compatible upstream speaks (a chat or Responses request of the other kind is translated); for both OpenAI types, the API Anthropic and Gemini requests are translated to.'),
   'anthropic-version': z.string().default('2023-06-01').describe('anthropic-version header sent to Anthropic upstreams when the client sends none.'),
   mock: mockSchema,
 });
