@@ -13,6 +13,7 @@
  *                                 (default -10 as root, so other work on the machine disturbs less)
  *   npm run bench -- --compare DIR  also run another build (DIR holds bin/, dist/, package.json)
  *                                 as "ai-proxy (compare)" in the same interleaved rounds: A/B a change
+ *                                 (--compare-access-log: with its access log on)
  */
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,6 +40,7 @@ const { values: args } = parseArgs({
     streams: { type: 'string' },
     keep: { type: 'boolean', default: false },
     compare: { type: 'string' },
+    'compare-access-log': { type: 'boolean', default: false },
     nice: { type: 'string' },
   },
 });
@@ -180,10 +182,10 @@ async function main(): Promise<number> {
       services.push(forwarder);
       const nginx = await startNginx(kit, upstreamPort);
       if (nginx !== null) services.push(nginx);
-      const compare = args.compare === undefined ? null : await startGateway(kit, { upstream: upstream.url, accessLog: false, tag: 'overhead-compare', app: resolve(args.compare) });
+      const compare = args.compare === undefined ? null : await startGateway(kit, { upstream: upstream.url, accessLog: args['compare-access-log'] === true, tag: 'overhead-compare', app: resolve(args.compare) });
       if (compare !== null) services.push(compare);
       const subjects: Subject[] = [
-        ...(compare === null ? [] : [{ label: 'ai-proxy (compare)', service: compare, gateway: compare }]),
+        ...(compare === null ? [] : [{ label: `ai-proxy (compare${args['compare-access-log'] === true ? ', +access log' : ''})`, service: compare, gateway: compare }]),
         { label: 'direct', service: upstream },
         { label: 'ai-proxy', service: gwOff, gateway: gwOff },
         { label: 'ai-proxy +access log', service: gwOn, gateway: gwOn },

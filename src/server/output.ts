@@ -4,6 +4,11 @@
  * access lines are dropped (and counted) instead of growing memory; event lines are always kept,
  * they are rare and matter. EPIPE (the launcher is gone) must never crash the server: it notices
  * the broken IPC channel and shuts down by itself.
+ *
+ * Access lines written in the same event-loop turn leave in one write: a pipe write is a system
+ * call (synchronous on Linux), and under load one per request cost the server ~40% of its
+ * throughput (and the launcher one read and one file write each). Event lines flush what is
+ * pending first, so the order is kept; so does the process's exit.
  */
 const DROP_ABOVE_BYTES = 4 * 1024 * 1024;
 
@@ -11,11 +16,16 @@ export class Output {
   #dropped = 0;
   #droppedTotal = 0;
   #broken = false;
+  /** Access lines of this event-loop turn, written together. */
+  #pending = '';
+  #pendingBytes = 0;
+  #scheduled = false;
 
   constructor(private readonly stream: NodeJS.WritableStream & { writableLength?: number } = process.stdout) {
     stream.on('error', () => {
       this.#broken = true;
     });
+    process.once('exit', this.#flush);
   }
 
   /** Lines dropped since start (a metric). */
@@ -23,24 +33,39 @@ export class Output {
     return this.#droppedTotal;
   }
 
-  /** A line that may be dropped under backpressure (access log). */
+  /** A line that may be dropped under backpressure (access log); written at the end of this event-loop turn. */
   droppable(line: string): void {
     if (this.#broken) return;
-    if ((this.stream.writableLength ?? 0) > DROP_ABOVE_BYTES) {
+    if ((this.stream.writableLength ?? 0) + this.#pendingBytes > DROP_ABOVE_BYTES) {
       this.#dropped++;
       this.#droppedTotal++;
       return;
     }
-    this.#flushDropNotice();
+    this.#pending += line + '\n';
+    this.#pendingBytes += line.length + 1;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  /** A line that is always written (lifecycle events, errors), at once. */
+  line(line: string): void {
+    if (this.#broken) return;
+    this.#flush();
     this.stream.write(line + '\n');
   }
 
-  /** A line that is always written (lifecycle events, errors). */
-  line(line: string): void {
+  readonly #flush = (): void => {
+    this.#scheduled = false;
     if (this.#broken) return;
     this.#flushDropNotice();
-    this.stream.write(line + '\n');
-  }
+    if (this.#pending === '') return;
+    const text = this.#pending;
+    this.#pending = '';
+    this.#pendingBytes = 0;
+    this.stream.write(text);
+  };
 
   #flushDropNotice(): void {
     if (this.#dropped === 0 || (this.stream.writableLength ?? 0) > DROP_ABOVE_BYTES) return;
