@@ -1,0 +1,102 @@
+/**
+ * An OpenAI Chat Completions client (the official `openai` SDK) uses models served by a
+ * Responses API, an Anthropic and a Gemini upstream, through the real gateway, without noticing:
+ * the SDK's own parsers rebuild the upstream's text, reasoning, tool calls (arguments as parsed
+ * JSON), usage and finish reason, whole and streamed; a tool loop reaches the upstream with its ids
+ * intact; upstream errors raise the SDK's typed errors; a stream that fails mid-way throws.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { askChat, chatToolLoop, limitOf, openai, type Ask, type ChatMode } from '../helpers/translate-clients.ts';
+import {
+  assertReconstructed,
+  assertToolLoop,
+  assertValidRequest,
+  FIXTURE_CALLS,
+  inbandErrorMessage,
+  model,
+  TEXT,
+  TOOL_RESULTS,
+  upstreamErrorMessage,
+  startTranslateGateway,
+  type Format,
+} from '../helpers/translate-upstreams.ts';
+
+const UPSTREAMS: readonly Format[] = ['responses', 'anthropic', 'gemini'];
+const MODES: readonly ChatMode[] = ['create', 'stream-helper', 'stream-iterate'];
+
+test('an OpenAI chat client through the gateway to Responses, Anthropic and Gemini upstreams', async (t) => {
+  const gw = await startTranslateGateway(t);
+  const client = openai(gw.url);
+
+  for (const upstream of UPSTREAMS) {
+    await t.test(`chat → ${upstream}: text, tool calls and reasoning, whole and streamed, as the SDK rebuilds them`, async () => {
+      for (const scenario of ['text', 'tools', 'thinking'] as const) {
+        for (const mode of MODES) {
+          const ask: Ask = { model: model(upstream, scenario), tools: scenario === 'tools', reasoning: scenario === 'thinking' };
+          const result = await askChat(client, mode, ask);
+          // Only stream-iterate leaves out stream_options.include_usage: no usage chunk, as from OpenAI.
+          assertReconstructed(result, upstream, 'chat', scenario, mode !== 'create', mode !== 'stream-iterate');
+          assertValidRequest(upstream, gw.last(upstream), { model: ask.model, stream: mode !== 'create', tools: ask.tools === true, maxTokens: limitOf(ask), reasoning: ask.reasoning });
+        }
+      }
+    });
+
+    await t.test(`chat → ${upstream}: a tool loop reaches the upstream with its calls and results linked`, async () => {
+      const ask: Ask = { model: model(upstream, 'tools'), tools: true };
+      const first = await askChat(client, 'stream-helper', ask);
+      const reply = await chatToolLoop(client, { ...ask, model: model(upstream, 'text') }, first);
+      assert.equal(reply, TEXT);
+      const recorded = gw.last(upstream);
+      assertValidRequest(upstream, recorded, { model: model(upstream, 'text'), stream: false, tools: true, maxTokens: limitOf(ask) });
+      assertToolLoop(upstream, recorded, FIXTURE_CALLS[upstream].map((c, i) => ({ id: c.id ?? (first.calls[i]?.id as string), name: c.name, args: c.args, result: TOOL_RESULTS[c.name] as string })));
+    });
+
+    await t.test(`chat → ${upstream}: a request without a token limit stays without one (Anthropic gets its required default)`, async () => {
+      const ask: Ask = { model: model(upstream, 'text'), maxTokens: null };
+      assertReconstructed(await askChat(client, 'create', ask), upstream, 'chat', 'text', false);
+      assertValidRequest(upstream, gw.last(upstream), { model: ask.model, stream: false, tools: false, maxTokens: undefined });
+    });
+
+    await t.test(`chat → ${upstream}: the upstream's 429 and 400 raise RateLimitError and BadRequestError, streaming or not`, async () => {
+      for (const [scenario, status, type] of [['e429', 429, OpenAI.RateLimitError], ['e400', 400, OpenAI.BadRequestError]] as const) {
+        for (const stream of [false, true]) {
+          const params = { model: model(upstream, scenario), messages: [{ role: 'user' as const, content: 'hi' }] };
+          await assert.rejects(stream ? client.chat.completions.create({ ...params, stream: true }) : client.chat.completions.create(params), (error: unknown) => {
+            assert.ok(error instanceof type, `${upstream} ${status}: ${String(error)}`);
+            assert.equal(error.status, status);
+            assert.ok(error.message.includes(upstreamErrorMessage(upstream, status)), error.message);
+            assert.equal(typeof (error.error as { message?: unknown } | undefined)?.message, 'string', 'an OpenAI error object');
+            return true;
+          });
+        }
+      }
+    });
+
+    await t.test(`chat → ${upstream}: a stream that fails mid-way throws APIError from the iteration, after the text that came`, async () => {
+      for (const scenario of ['cut', 'inband'] as const) {
+        const stream = await client.chat.completions.create({ model: model(upstream, scenario), messages: [{ role: 'user', content: 'hi' }], stream: true });
+        let text = '';
+        let finish: string | null = null;
+        await assert.rejects(
+          (async () => {
+            for await (const chunk of stream) {
+              text += chunk.choices[0]?.delta.content ?? '';
+              finish ??= chunk.choices[0]?.finish_reason ?? null;
+            }
+          })(),
+          (error: unknown) => {
+            assert.ok(error instanceof OpenAI.APIError, String(error));
+            assert.match(error.message, scenario === 'cut' ? /upstream stream failed/ : inbandErrorMessage(upstream));
+            return true;
+          },
+        );
+        assert.equal(text, 'Berlin', 'the text before the failure arrived');
+        assert.equal(finish, null, 'no finish chunk: never a fake success');
+        // The helper's final completion rejects the same way.
+        await assert.rejects(client.chat.completions.stream({ model: model(upstream, scenario), messages: [{ role: 'user', content: 'hi' }] }).finalChatCompletion(), OpenAI.APIError);
+      }
+    });
+  }
+});

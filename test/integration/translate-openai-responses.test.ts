@@ -1,0 +1,93 @@
+/**
+ * An OpenAI Responses API client (the official `openai` SDK) uses models served by a chat
+ * completions, an Anthropic and a Gemini upstream, through the real gateway: the SDK rebuilds the
+ * upstream's text, reasoning summary, function calls (arguments as parsed JSON), usage and status,
+ * whole and streamed (typed events with sequence numbers); a tool loop that sends the SDK's own
+ * output items back reaches the upstream with its ids intact; upstream errors raise the SDK's
+ * typed errors; a stream that fails mid-way ends with the typed `error` event.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { askResponses, limitOf, openai, responsesParams, responsesToolLoop, type Ask, type ResponsesMode } from '../helpers/translate-clients.ts';
+import {
+  assertReconstructed,
+  assertToolLoop,
+  assertValidRequest,
+  FIXTURE_CALLS,
+  inbandErrorMessage,
+  model,
+  TEXT,
+  TOOL_RESULTS,
+  upstreamErrorMessage,
+  startTranslateGateway,
+  type Format,
+} from '../helpers/translate-upstreams.ts';
+
+const UPSTREAMS: readonly Format[] = ['chat', 'anthropic', 'gemini'];
+const MODES: readonly ResponsesMode[] = ['create', 'stream-helper', 'stream-iterate'];
+
+test('an OpenAI Responses client through the gateway to chat, Anthropic and Gemini upstreams', async (t) => {
+  const gw = await startTranslateGateway(t);
+  const client = openai(gw.url);
+
+  for (const upstream of UPSTREAMS) {
+    await t.test(`responses → ${upstream}: text, function calls and reasoning, whole and streamed, as the SDK rebuilds them`, async () => {
+      for (const scenario of ['text', 'tools', 'thinking'] as const) {
+        for (const mode of MODES) {
+          const ask: Ask = { model: model(upstream, scenario), tools: scenario === 'tools', reasoning: scenario === 'thinking' };
+          const { result } = await askResponses(client, mode, ask);
+          assertReconstructed(result, upstream, 'responses', scenario, mode !== 'create');
+          assertValidRequest(upstream, gw.last(upstream), { model: ask.model, stream: mode !== 'create', tools: ask.tools === true, maxTokens: limitOf(ask), reasoning: ask.reasoning });
+        }
+      }
+    });
+
+    await t.test(`responses → ${upstream}: a tool loop sending the SDK's output items back reaches the upstream with calls and results linked`, async () => {
+      const ask: Ask = { model: model(upstream, 'tools'), tools: true };
+      const { result: first, response } = await askResponses(client, 'stream-helper', ask);
+      const reply = await responsesToolLoop(client, { ...ask, model: model(upstream, 'text') }, response, first);
+      assert.equal(reply, TEXT);
+      const recorded = gw.last(upstream);
+      assertValidRequest(upstream, recorded, { model: model(upstream, 'text'), stream: false, tools: true, maxTokens: limitOf(ask) });
+      assertToolLoop(upstream, recorded, FIXTURE_CALLS[upstream].map((c, i) => ({ id: c.id ?? (first.calls[i]?.id as string), name: c.name, args: c.args, result: TOOL_RESULTS[c.name] as string })));
+    });
+
+    await t.test(`responses → ${upstream}: the upstream's 429 and 400 raise RateLimitError and BadRequestError, streaming or not`, async () => {
+      for (const [scenario, status, type] of [['e429', 429, OpenAI.RateLimitError], ['e400', 400, OpenAI.BadRequestError]] as const) {
+        const params = responsesParams({ model: model(upstream, scenario) });
+        for (const call of [() => client.responses.create(params), () => client.responses.create({ ...params, stream: true }), () => client.responses.stream(params).finalResponse()]) {
+          await assert.rejects(call(), (error: unknown) => {
+            assert.ok(error instanceof type, `${upstream} ${status}: ${String(error)}`);
+            assert.equal(error.status, status);
+            assert.ok(error.message.includes(upstreamErrorMessage(upstream, status)), error.message);
+            return true;
+          });
+        }
+      }
+    });
+
+    await t.test(`responses → ${upstream}: a stream that fails mid-way ends with the typed error event after the text that came`, async () => {
+      for (const scenario of ['cut', 'inband'] as const) {
+        const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+        for await (const event of await client.responses.create({ ...responsesParams({ model: model(upstream, scenario) }), stream: true })) events.push(event);
+        const last = events.at(-1);
+        assert.equal(last?.type, 'error', `the stream ends with an error event: ${events.map((e) => e.type).join(', ')}`);
+        assert.match((last as OpenAI.Responses.ResponseErrorEvent).message, scenario === 'cut' ? /upstream stream failed/ : inbandErrorMessage(upstream));
+        assert.ok(!events.some((e) => e.type === 'response.completed' || e.type === 'response.incomplete'), 'never a fake success');
+        const text = events.map((e) => (e.type === 'response.output_text.delta' ? e.delta : '')).join('');
+        assert.equal(text, 'Berlin', 'the text before the failure arrived');
+        events.forEach((e, i) => assert.equal(e.sequence_number, i, 'sequence numbers run on into the error event'));
+        // The helper's final response rejects with the error event itself (a plain object, not an
+        // Error), as it does for OpenAI's own failed streams.
+        await assert.rejects(client.responses.stream(responsesParams({ model: model(upstream, scenario) })).finalResponse(), (error: unknown) => {
+          assert.ok(!(error instanceof Error), String(error));
+          const event = error as OpenAI.Responses.ResponseErrorEvent;
+          assert.equal(event.type, 'error');
+          assert.match(event.message, scenario === 'cut' ? /upstream stream failed/ : inbandErrorMessage(upstream));
+          return true;
+        });
+      }
+    });
+  }
+});
