@@ -61,9 +61,13 @@ const figures = {
   // VmRSS counts the node binary's pages, shared by every node process; RssAnon is what an instance really adds.
   launcherAnon: { label: 'launcher private RSS (RssAnon)', unit: 'MB', target: null, samples: [] } as Figure,
   serverAnon: { label: 'server private RSS (RssAnon)', unit: 'MB', target: null, samples: [] } as Figure,
-  // CPU time is what contention on a busy machine does not inflate much: it shows what the wall times are made of.
-  launcherCpu: { label: 'launcher CPU until ready', unit: 'ms', target: null, samples: [] } as Figure,
-  serverCpu: { label: 'server CPU until ready', unit: 'ms', target: null, samples: [] } as Figure,
+  // CPU time (10 ms ticks) is what contention on a busy machine inflates least: what the wall times are made of.
+  nodeCpu: { label: 'CPU: node -e 0', unit: 'ms', target: null, samples: [] } as Figure,
+  cliCpu: { label: 'CPU: run -d command', unit: 'ms', target: null, samples: [] } as Figure,
+  launcherCpu: { label: 'CPU: launcher until ready', unit: 'ms', target: null, samples: [] } as Figure,
+  serverCpu: { label: 'CPU: server until ready', unit: 'ms', target: null, samples: [] } as Figure,
+  reloadCpu: { label: 'CPU: reload command', unit: 'ms', target: null, samples: [] } as Figure,
+  stopCpu: { label: 'CPU: stop command', unit: 'ms', target: null, samples: [] } as Figure,
 };
 
 function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -75,9 +79,21 @@ function cleanEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Spawns a command and resolves with its wall time (spawn → exit) and output; rejects on a bad exit or after 30 s. */
-function timed(command: string, argv: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string; stderr: string }> {
+/** CPU time (ms) of the children this process has reaped: cutime + cstime from /proc/self/stat. */
+function reapedChildrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
+
+/**
+ * Spawns a command and resolves with its wall time (spawn → exit), its CPU time (it is the only
+ * child reaped meanwhile; a detached launcher is not our child) and output; rejects on a bad exit
+ * or after 30 s.
+ */
+function timed(command: string, argv: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; cpuMs: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
+    const cpuBefore = reapedChildrenCpuMs();
     const started = performance.now();
     const child = spawn(command, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -89,7 +105,7 @@ function timed(command: string, argv: string[], env: NodeJS.ProcessEnv): Promise
       const ms = performance.now() - started;
       clearTimeout(timer);
       child.on('close', () => {
-        if (code === 0) resolve({ ms, stdout, stderr });
+        if (code === 0) resolve({ ms, cpuMs: reapedChildrenCpuMs() - cpuBefore, stdout, stderr });
         else reject(new Error(`${command} ${argv.join(' ')} exited ${signal ?? code}\n${stdout}${stderr}`));
       });
     });
@@ -136,10 +152,13 @@ async function oneRun(run: number, notify: NotifySocket, dir: string): Promise<v
   const env = cleanEnv({ NOTIFY_SOCKET: notify.path, XDG_RUNTIME_DIR: runDir, XDG_STATE_HOME: runDir });
   const flags = ['--pid-file', pidFile];
 
-  figures.node.samples.push((await timed(process.execPath, ['-e', '0'], env)).ms);
+  const bare = await timed(process.execPath, ['-e', '0'], env);
+  figures.node.samples.push(bare.ms);
+  figures.nodeCpu.samples.push(bare.cpuMs);
 
   const start = await cli(['run', '-d', '-c', config, ...flags, '--log-file', join(runDir, 'ai-proxy.log')], env);
   figures.start.samples.push(start.ms);
+  figures.cliCpu.samples.push(start.cpuMs);
   const launcher = Number(/pid (\d+)/.exec(start.stdout)?.[1]);
   let server: number | undefined;
   try {
@@ -161,6 +180,7 @@ async function oneRun(run: number, notify: NotifySocket, dir: string): Promise<v
       const reload = await cli(['reload', ...flags], env);
       if (!/reload applied: generation \d+/.test(reload.stdout)) throw new Error(`reload not applied: ${reload.stdout}${reload.stderr}`);
       figures.reloadCli.samples.push(reload.ms);
+      figures.reloadCpu.samples.push(reload.cpuMs);
       const reloading = await notify.waitFor((m) => m.pid === launcher && m.fields.RELOADING === '1', 5_000, from);
       const ready = await notify.waitFor((m) => m.pid === launcher && m.fields.READY === '1', 5_000, notify.messages.indexOf(reloading) + 1);
       figures.reloadNotify.samples.push((ready.receivedMonotonicUsec - reloading.receivedMonotonicUsec) / 1000);
@@ -168,6 +188,7 @@ async function oneRun(run: number, notify: NotifySocket, dir: string): Promise<v
 
     const stop = await cli(['stop', ...flags], env);
     figures.stop.samples.push(stop.ms);
+    figures.stopCpu.samples.push(stop.cpuMs);
     if (existsSync(pidFile)) throw new Error('stop returned with the PID file still there');
   } finally {
     // A failed run must not leave processes behind.
