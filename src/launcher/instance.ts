@@ -6,7 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { parse } from 'yaml';
 import { resolveConfigPath } from '../shared/config/load.ts';
 import { choosePidFile, controlSocketPath, type PidFileChoice } from '../shared/paths.ts';
-import { isProcessAlive, readPidFile } from './pid-file.ts';
+import { isProcessAlive, readPidFile, type PidFileContent } from './pid-file.ts';
 
 /**
  * The PID file named by the config, read without loading the whole config: `status` must work
@@ -44,8 +44,21 @@ function isLocked(path: string): boolean | null {
   }
 }
 
+/** A starting launcher creates the file, then locks it and writes its pid: an empty file may be microseconds from holding one. */
+const EMPTY_WAIT_MS = 200;
+const pauseCell = new Int32Array(new SharedArrayBuffer(4));
+
+function readSettled(path: string): PidFileContent {
+  const deadline = Date.now() + EMPTY_WAIT_MS;
+  for (;;) {
+    const read = readPidFile(path);
+    if (read.pid !== null || read.reason !== 'empty' || Date.now() >= deadline) return read;
+    Atomics.wait(pauseCell, 0, 0, 5);
+  }
+}
+
 export function findInstance(pidFile: PidFileChoice): Instance {
-  const read = readPidFile(pidFile.path);
+  const read = readSettled(pidFile.path);
   if (read.pid === null && read.reason === 'missing') return { state: 'absent', pidFile };
   const locked = isLocked(pidFile.path);
   const alive = read.pid !== null && isProcessAlive(read.pid);

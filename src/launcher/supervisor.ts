@@ -59,6 +59,8 @@ export class Supervisor {
   #pendingReloads = new Map<number, Reply[]>();
   #stopWaiters: Array<(forced: boolean) => void> = [];
   #stopping = false;
+  /** Why the start was abandoned: a stop asked for before the gateway was ready. */
+  #abandoned: string | null = null;
   #interrupts = 0;
   /** Resolve when the server's stdout/stderr are drained: its last words must reach the log. */
   #outputsClosed: Array<Promise<unknown>> = [];
@@ -73,12 +75,24 @@ export class Supervisor {
   async run(): Promise<ExitCode> {
     routeSignals((signal) => this.#onSignal(signal));
     let failure: ErrorReport | null = null;
+    let prepared = false;
     try {
       await this.#prepare();
-      const ready = await this.#startServer();
-      if (!ready.ok) failure = ready.error;
+      prepared = true;
+      if (this.#abandoned === null) {
+        const ready = await this.#startServer();
+        if (!ready.ok) failure = ready.error;
+      }
     } catch (error) {
       failure = toErrorReport(error);
+    }
+    if (prepared && this.#abandoned !== null) {
+      // Asked to stop before serving: nothing was in flight, so this is a clean stop, not a failure.
+      const report: ErrorReport = { code: 'E_NOT_RUNNING', message: `stopped by ${this.#abandoned} before the gateway was ready` };
+      this.#log.info(report.message);
+      await this.#cleanup();
+      this.reporter.failed(report);
+      return ExitCode.OK;
     }
     if (failure !== null) {
       if (this.#sink !== null) this.#log.fatal(`startup failed: ${describeReport(failure)}`);
@@ -115,6 +129,8 @@ export class Supervisor {
     this.#log = createLogger({ name: 'launcher', level: config.log.level, format: config.log.format, write: (line) => sink.write(line) });
     process.on('uncaughtException', (error) => this.#onBug(error));
     process.on('unhandledRejection', (error) => this.#onBug(error));
+    // Detached, the launcher's stderr is /dev/null: Node's own warnings would vanish there.
+    if (this.options.daemon) process.on('warning', (warning) => this.#log.warn(`node: ${warning.name}: ${warning.message}`));
 
     this.#control = await ControlServer.open(controlSocketPath(this.#pid.path), (request, reply) => this.#onControl(request, reply));
   }
@@ -280,12 +296,18 @@ export class Supervisor {
   }
 
   #shutdown(reason: string, timeoutMs: number | null): void {
+    if (this.#stopping) return;
     const server = this.#server;
-    if (this.#stopping || server === null) {
-      if (server === null) process.exitCode = ExitCode.FAILURE;
+    this.#stopping = true;
+    if (server === null || this.#state === 'starting') {
+      // Nothing is served yet, so there is nothing to drain: abandon the start now rather than
+      // wait for a server that may be stuck starting (run() reports it and cleans up).
+      this.#abandoned = reason;
+      if (this.#sink !== null) this.#log.info(`${reason}: stopping before the gateway was ready`);
+      this.#sd.stopping(`stopping (${reason})`);
+      server?.kill();
       return;
     }
-    this.#stopping = true;
     const config = this.#loaded.config;
     const timeout = timeoutMs ?? config.shutdownTimeout;
     const total = config.shutdownDelay + timeout;

@@ -4,8 +4,9 @@
  * every process a test started, even when an assertion fails (register with `t.after`).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -410,4 +411,24 @@ export function assertCut(result: { complete: boolean; body: string }, lastChunk
   assert.doesNotMatch(result.body, lastChunk, `the stream was not cut:\n${result.body}`);
   assert.doesNotMatch(result.body, /\[DONE\]/, `the stream ended as if complete:\n${result.body}`);
   assert.ok(!result.complete || /shutting down/.test(result.body), `the stream ended without an error event:\n${result.body}`);
+}
+
+/**
+ * A FIFO to use as a `${file:…}` secret: whoever loads the config blocks on it until `feed`
+ * writes a value (once per reader), like a secret on a hung mount. Feed the launcher, and the
+ * server it forks then hangs in its start, deterministically.
+ */
+export function fifoSecret(t: TestContext, dir: string, name = 'secret.fifo'): { path: string; feed(value: string): Promise<void> } {
+  const path = join(dir, name);
+  const made = spawnSync('mkfifo', [path]);
+  if (made.status !== 0) throw new Error(`mkfifo ${path}: ${made.stderr.toString()}`);
+  // A writer still waiting for a reader (the test failed early) must not keep the test process alive.
+  t.after(() => {
+    try {
+      closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+    } catch {
+      // already removed with the temp dir
+    }
+  });
+  return { path, feed: (value) => writeFile(path, `${value}\n`) };
 }

@@ -5,13 +5,11 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { defaultYaml, get, instance, isAlive, killOnExit, processesMentioning, runCli, serverPidOf, startDaemon, waitUntil, type CommandResult, type Instance } from '../helpers/cli.ts';
+import { defaultYaml, fifoSecret, get, instance, isAlive, killOnExit, processesMentioning, runCli, serverPidOf, startDaemon, waitUntil, type CommandResult, type Instance } from '../helpers/cli.ts';
 
 /** What a failed start must leave: no PID file, no control socket, no process of this instance. */
 function assertNothingLeft(inst: Instance, result: CommandResult): void {
@@ -26,22 +24,6 @@ async function occupiedPort(t: TestContext): Promise<number> {
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
   return (blocker.address() as AddressInfo).port;
-}
-
-/** A FIFO as a secret file: whoever loads the config blocks until the test writes to it (a secret on a hung mount). */
-function fifoSecret(t: TestContext, inst: Instance): string {
-  const fifo = join(inst.dir, 'admin-key.fifo');
-  const made = spawnSync('mkfifo', [fifo]);
-  assert.equal(made.status, 0, `mkfifo: ${made.stderr}`);
-  // A writer still waiting for a reader (the test failed early) must not keep this process alive.
-  t.after(() => {
-    try {
-      closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK));
-    } catch {
-      // already removed with the temp dir
-    }
-  });
-  return fifo;
 }
 
 test('run -d returns only when serving: prints pid and URL, exit 0, and the gateway answers at once', async (t) => {
@@ -161,12 +143,12 @@ test('run -d when the server crashes during start: the reason, the crash output 
 
 test('run -d --startup-timeout bounds the start: a server that never serves is killed and nothing is left', async (t) => {
   const inst = instance(t);
-  const fifo = fifoSecret(t, inst);
-  writeFileSync(inst.config, defaultYaml(`admin:\n  key: \${file:${fifo}}\n`));
+  const secret = fifoSecret(t, inst.dir);
+  writeFileSync(inst.config, defaultYaml(`admin:\n  key: \${file:${secret.path}}\n`));
   const started = Date.now();
   const run = runCli(['run', '-d', '--startup-timeout', '1s', ...inst.flags], { env: inst.env });
   // The launcher reads the secret once; the server then blocks on it and never serves.
-  await writeFile(fifo, 'admin-key-0123456789\n');
+  await secret.feed('admin-key-0123456789');
   const result = await run;
   const elapsed = Date.now() - started;
   assert.equal(result.code, 1);
@@ -186,7 +168,7 @@ test('the config\'s startup-timeout is the deadline when no flag is given', asyn
 
 test('two run -d at once with the same PID file: exactly one wins, the other says "already running (pid N)"', async (t) => {
   const inst = instance(t);
-  for (let round = 1; round <= 4; round++) {
+  for (let round = 1; round <= 3; round++) {
     const results = await Promise.all([runCli(['run', '-d', ...inst.flags], { env: inst.env }), runCli(['run', '-d', ...inst.flags], { env: inst.env })]);
     const winners = results.filter((r) => r.code === 0);
     const losers = results.filter((r) => r.code !== 0);
@@ -239,4 +221,40 @@ test('run -d takes over a stale PID file whose directory already exists', async 
   const stop = await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env });
   assert.equal(stop.code, 0);
   assert.ok(!existsSync(inst.pidFile));
+});
+
+test('ai-proxy stop while run -d is still starting: the start is abandoned at once, stop exits 0, run -d says why', async (t) => {
+  const inst = instance(t);
+  const secret = fifoSecret(t, inst.dir);
+  writeFileSync(inst.config, defaultYaml(`admin:\n  key: \${file:${secret.path}}\n`));
+  const run = runCli(['run', '-d', ...inst.flags], { env: inst.env });
+  await secret.feed('admin-key-0123456789');
+  // The server is forked and hangs in its start; the control socket answers.
+  const launcher = await waitUntil('the launcher wrote its PID file', () => (existsSync(inst.pidFile) ? Number(readFileSync(inst.pidFile, 'utf8')) || undefined : undefined));
+  const server = await serverPidOf(launcher);
+  killOnExit(t, launcher, server);
+  await waitUntil('the control socket is up', () => existsSync(inst.pidFile.replace(/\.pid$/, '.sock')));
+  const status = await runCli(['status', '--json', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal((JSON.parse(status.stdout) as { phase: string }).phase, 'starting');
+
+  const stop = await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+  const result = await run;
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /failed to start: stopped by ai-proxy stop before the gateway was ready/);
+  assert.ok(!isAlive(launcher) && !isAlive(server));
+  assertNothingLeft(inst, result);
+});
+
+test('status probes never make a concurrent run -d fail (they read the lock, never take it)', async (t) => {
+  const inst = instance(t);
+  for (let round = 1; round <= 2; round++) {
+    const probes = Promise.all([1, 2, 3].map(() => runCli(['status', '--pid-file', inst.pidFile], { env: inst.env })));
+    const [run, statuses] = await Promise.all([runCli(['run', '-d', ...inst.flags], { env: inst.env }), probes]);
+    assert.equal(run.code, 0, `round ${round}: ${run.stderr}`);
+    const pid = Number(/pid (\d+)/.exec(run.stdout)?.[1]);
+    killOnExit(t, pid, await serverPidOf(pid));
+    for (const status of statuses) assert.ok([0, 3].includes(status.code ?? -1), `round ${round}: status said ${status.code}: ${status.stdout}`);
+    assert.equal((await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env })).code, 0);
+  }
 });

@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { Foreground, assertCut, chatStream, connectRefused, gatedUpstream, get, instance, isAlive, killOnExit, openStream, post, processGroupOf, serverPidOf, waitUntil } from '../helpers/cli.ts';
+import { existsSync, writeFileSync } from 'node:fs';
+import { Foreground, assertCut, chatStream, connectRefused, defaultYaml, fifoSecret, gatedUpstream, get, instance, isAlive, killOnExit, openStream, post, processGroupOf, serverPidOf, waitUntil } from '../helpers/cli.ts';
 
 const INSPECTOR_PORT = 9229;
 
@@ -152,4 +152,25 @@ test('kill -9 of the server: the launcher logs the crash with the signal, remove
   assert.match(fg.output, /ERROR launcher the server exited unexpectedly \(killed by SIGKILL\)/);
   assert.ok(!existsSync(inst.pidFile), 'the PID file is removed');
   await waitUntil('the PID file lock is free for a successor', () => !existsSync(inst.pidFile), 1_000);
+});
+
+test('Ctrl-C while the server is still starting stops at once: nothing to drain, exit 0, nothing left', async (t) => {
+  const inst = instance(t);
+  const secret = fifoSecret(t, inst.dir);
+  // The server hangs in its start (its secret never comes); only the startup deadline would end it.
+  writeFileSync(inst.config, defaultYaml(`startup-timeout: 60s\nadmin:\n  key: \${file:${secret.path}}\n`));
+  const fg = new Foreground(t, ['-c', inst.config, '--pid-file', inst.pidFile], inst.env);
+  await secret.feed('admin-key-0123456789');
+  const server = await serverPidOf(fg.child.pid as number);
+  killOnExit(t, server);
+  const started = Date.now();
+  fg.child.kill('SIGINT');
+  const exit = await fg.exited;
+  const took = Date.now() - started;
+  assert.deepEqual(exit, { code: 0, signal: null });
+  assert.ok(took < 3_000, `the stop took ${took} ms`);
+  assert.match(fg.output, /INFO launcher SIGINT: stopping before the gateway was ready/);
+  assert.match(fg.output, /INFO launcher stopped by SIGINT before the gateway was ready/);
+  assert.ok(!isAlive(server));
+  assert.ok(!existsSync(inst.pidFile));
 });

@@ -101,6 +101,18 @@ test('the launcher\'s own error (the log path cannot be reopened) is logged, and
   assert.equal((await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env })).code, 0);
 });
 
+test('in daemon mode, Node\'s warnings in the launcher (whose stderr is /dev/null) reach the log', async (t) => {
+  const inst = instance(t);
+  const warn = join(inst.dir, 'launcher-warning.cjs');
+  writeFileSync(warn, "if (process.argv.includes('__launcher')) process.on('SIGWINCH', () => process.emitWarning('simulated launcher warning', 'SimulatedWarning'));\n");
+  const env = { ...inst.env, NODE_OPTIONS: `--require ${warn}` };
+  const { pid } = await startDaemon({ ...inst, env });
+  killOnExit(t, pid, await serverPidOf(pid));
+  process.kill(pid, 'SIGWINCH');
+  await waitUntil('the warning is logged', () => /WARN launcher node: SimulatedWarning: simulated launcher warning/.test(read(inst.logFile)));
+  assert.equal((await runCli(['stop', '--pid-file', inst.pidFile], { env })).code, 0);
+});
+
 test('a launcher bug (an uncaught exception) is logged with its stack; the server is stopped and the PID file removed', async (t) => {
   const inst = instance(t);
   // A preload that plants a bug in the launcher only: a SIGWINCH listener that throws.
