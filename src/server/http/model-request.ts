@@ -5,6 +5,7 @@
  * every retry happens before the first byte (DESIGN §8). Same-family bodies are forwarded as the
  * original bytes unless the model id must be rewritten.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errors as undiciErrors, request as undiciRequest, type Dispatcher } from 'undici';
 import { extractKey } from '../auth/extract-key.ts';
@@ -88,6 +89,8 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
     res.shouldKeepAlive = false;
     return sendError(res, format, read.status, read.message);
   }
+  // JSON is UTF-8 (RFC 8259); decoding would silently turn invalid bytes into U+FFFD and forward them.
+  if (!isUtf8(read.body)) return sendError(res, format, 400, 'The request body is not valid UTF-8; JSON must be encoded in UTF-8.');
   let body: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(read.body.toString('utf8'));
@@ -95,6 +98,10 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
     body = parsed as Record<string, unknown>;
   } catch (error) {
     return sendError(res, format, 400, `The request body is not valid JSON: ${(error as Error).message}`);
+  }
+  // The gateway decides by this field whether to relay a stream; "yes" or 1 must not mean one thing here and another upstream.
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
+    return sendError(res, format, 400, `"stream" must be true or false, not ${JSON.stringify(body.stream).slice(0, 40)}.`, { param: 'stream' });
   }
 
   const model = ctx.urlModel ?? body.model;
