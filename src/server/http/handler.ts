@@ -86,9 +86,20 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
     }
     req.resume();
     const format = clientFormatOf(path) ?? 'openai';
+    const allowed = allowedMethod(path);
+    if (allowed !== null) return sendError(res, format, 405, `${req.method} is not allowed on ${path}; use ${allowed}.`, { headers: { allow: allowed } });
     sendError(res, format, 404, `No route for ${req.method} ${path}. Model endpoints: POST /v1/chat/completions, /v1/responses, /v1/messages, /v1beta/models/{model}:generateContent; GET /v1/models lists the models.`);
   };
 }
+
+/** The method a known path takes, for a 405 with `Allow` when another one was used; null for unknown paths (404). */
+function allowedMethod(path: string): 'GET' | 'POST' | null {
+  if (bodyModelRoutes.has(path) || geminiRoute(path) !== null) return 'POST';
+  if (getRoutes.has(path) || path.startsWith('/admin/') || path.startsWith('/v1/models/')) return 'GET';
+  return null;
+}
+
+const getRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/v1/models', '/v1beta/models']);
 
 /** Paths served by name. Any other path is one label, so that scanners cannot grow the metric set without bound. */
 const namedRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/v1/models', '/v1beta/models', '/admin/config', '/admin/routes', '/admin/credentials', ...bodyModelRoutes.keys()]);
