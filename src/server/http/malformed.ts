@@ -3,7 +3,7 @@
  * `clientError`): the status Node itself would send (431 for oversized headers, 408 for a request
  * not received within the header timeout, 400 for the rest), plus 414 for a request line that
  * alone overflows, with a body in the client's own error format when the request line names a
- * path, then the connection is closed. Registering a `clientError` listener turns Node's own
+ * path (even one cut short), then the connection is closed. Registering a `clientError` listener turns Node's own
  * answers off, so without this every such request got a bare 400.
  */
 import type { Duplex } from 'node:stream';
@@ -14,7 +14,8 @@ interface ParserError extends NodeJS.ErrnoException {
   rawPacket?: Buffer;
 }
 
-const requestLine = /^([A-Z]{1,20}) (\/[^\s]*) HTTP\/1\.[01]\r?\n/;
+/** The method and (the start of) the path: enough to pick the client's error format, even from a line cut short. */
+const requestStart = /^[A-Z]{1,20} (\/[^\s]*)/;
 /** A request line that has not ended within this many bytes is itself the problem (414). */
 const LONG_REQUEST_LINE = 8 * 1024;
 
@@ -29,13 +30,13 @@ export function answerMalformed(error: ParserError, socket: Duplex): void {
     return;
   }
   const head = error.rawPacket?.subarray(0, LONG_REQUEST_LINE + 64).toString('latin1') ?? '';
-  const line = requestLine.exec(head);
-  const path = line?.[2] ?? null;
+  const start = requestStart.exec(head);
+  const path = start?.[1] ?? null;
   let status: number;
   let message: string;
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
-      if (line === null && /^[A-Z]{1,20} \//.test(head) && !head.slice(0, LONG_REQUEST_LINE).includes('\n')) {
+      if (start !== null && !head.slice(0, LONG_REQUEST_LINE).includes('\n')) {
         status = 414;
         message = 'The request line (method and URL) is too long.';
       } else {
