@@ -8,7 +8,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import type { TestContext } from 'node:test';
-import { fakeUpstream, json, type FakeUpstream, type RecordedRequest } from './fake-upstream.ts';
+import { fakeUpstream, json, type FakeUpstream, type Handler, type RecordedRequest } from './fake-upstream.ts';
 
 /** mulberry32: a small seeded PRNG, so every "random" choice of a run can be replayed from its seed. */
 export function seededRandom(seed: number): () => number {
@@ -133,6 +133,8 @@ export function scriptedCompletion(model: string, script: Script): Record<string
 
 export interface ScriptedUpstream {
   upstream: FakeUpstream;
+  /** The scripted behaviour, for a test that wraps it (`upstream.setHandler`). */
+  handler: Handler;
   url: string;
   /** Bytes written so far per script id (the whole body once a stream completed). */
   sent: Map<string, Buffer>;
@@ -150,7 +152,7 @@ export interface ScriptedUpstream {
 export async function scriptedUpstream(t: TestContext): Promise<ScriptedUpstream> {
   const sent = new Map<string, Buffer>();
   const finished = new Set<string>();
-  const upstream = await fakeUpstream(t, async (_req, res, recorded) => {
+  const handler: Handler = async (_req, res, recorded) => {
     const script = scriptOf(recorded);
     if (!script.stream) {
       // A non-streaming answer takes `gapMs` to come, so a test can hold requests in flight.
@@ -176,9 +178,11 @@ export async function scriptedUpstream(t: TestContext): Promise<ScriptedUpstream
     }
     res.end();
     finished.add(script.id);
-  });
+  };
+  const upstream = await fakeUpstream(t, handler);
   return {
     upstream,
+    handler,
     url: upstream.url,
     sent,
     finished,
