@@ -49,7 +49,8 @@ export class Supervisor {
   #pid: PidFileLock | null = null;
   #control: ControlServer | null = null;
   #server: ServerProcess | null = null;
-  #sd: SdNotifier = createSdNotifier();
+  // A failed sd_notify is the launcher's own error: it goes to the log (stderr is /dev/null when detached).
+  #sd: SdNotifier = createSdNotifier(process.env, { onError: (error) => this.#onNotifyError(error) });
   #watchdog: Watchdog | null = null;
   #loaded!: LoadedConfig;
   #state: State = 'starting';
@@ -354,6 +355,12 @@ export class Supervisor {
     }
     this.#log.error(`the server failed while stopping (${describeExit(exit)})`);
     return ExitCode.FAILURE;
+  }
+
+  #onNotifyError(error: Error): void {
+    // Only the first failure is reported, and datagrams go out after #prepare, once the log exists.
+    if (this.#sink !== null) this.#log.error(error.message);
+    else process.stderr.write(`ai-proxy: ${error.message}\n`);
   }
 
   #onBug(error: unknown): void {

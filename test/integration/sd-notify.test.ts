@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { createSdNotifier } from '../../src/launcher/sd-notify.ts';
 import { BIN, childrenOf, get, instance, isAlive, post, runCli, startDaemon, waitUntil, type Instance } from '../helpers/cli.ts';
@@ -405,3 +406,24 @@ function stateOf(pid: number): string {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.charAt(stat.lastIndexOf(')') + 2);
 }
+
+test('an unreachable NOTIFY_SOCKET is reported once in the log (run -d), and the gateway serves regardless', async (t) => {
+  const inst = instance(t, yaml());
+  const missing = join(inst.dir, 'no-such-notify.sock');
+  const { pid, url } = await startDaemon({ ...inst, env: { ...inst.env, NOTIFY_SOCKET: missing } });
+  const health = await get(`${url}/healthz`);
+  assert.equal(health.status, 200);
+  await health.body?.cancel();
+  // The second datagram (the reload's) fails too, but is not reported again.
+  const reload = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(reload.code, 0, reload.stderr);
+  const stop = await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.ok(!isAlive(pid));
+
+  // A detached launcher's stderr is /dev/null: its own errors must reach the log file.
+  const log = readFileSync(inst.logFile, 'utf8');
+  const reports = log.split('\n').filter((line) => line.includes(`sd_notify to ${missing} failed`));
+  assert.equal(reports.length, 1, `one report of the failed sd_notify in the log:\n${log}`);
+  assert.match(reports[0] as string, /ENOENT|ECONNREFUSED/);
+});
