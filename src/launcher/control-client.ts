@@ -7,6 +7,8 @@ type RequestBody = ControlRequest extends infer R ? (R extends { id: number } ? 
 
 export interface ControlCallOptions {
   timeoutMs: number;
+  /** Bound on the first answer, when the launcher acknowledges at once (stop): a stopped or hung launcher is told apart quickly. */
+  firstAnswerMs?: number;
   /** Called for each answer; return true when it is the last one expected. */
   done?: (response: ControlResponse) => boolean;
 }
@@ -22,14 +24,14 @@ export function callControl(path: string, body: RequestBody, options: ControlCal
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      if (firstTimer !== null) clearTimeout(firstTimer);
       socket.destroy();
       if (error !== null) reject(error);
       else resolve(response as ControlResponse);
     };
-    const timer = setTimeout(
-      () => finish(new AppError('E_CONTROL', `no answer on the control socket ${path} within ${Math.round(options.timeoutMs / 1000)}s`)),
-      options.timeoutMs,
-    );
+    const noAnswer = (ms: number) => () => finish(new AppError('E_CONTROL', `no answer on the control socket ${path} within ${Math.round(ms / 100) / 10}s`));
+    const timer = setTimeout(noAnswer(options.timeoutMs), options.timeoutMs);
+    let firstTimer = options.firstAnswerMs === undefined ? null : setTimeout(noAnswer(options.firstAnswerMs), options.firstAnswerMs);
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.write(JSON.stringify({ ...body, id }) + '\n'));
     socket.on('error', (error: NodeJS.ErrnoException) =>
@@ -42,6 +44,10 @@ export function callControl(path: string, body: RequestBody, options: ControlCal
       while ((newline = buffered.indexOf('\n')) !== -1) {
         const response = JSON.parse(buffered.slice(0, newline)) as ControlResponse;
         buffered = buffered.slice(newline + 1);
+        if (firstTimer !== null) {
+          clearTimeout(firstTimer);
+          firstTimer = null;
+        }
         if (response.id !== id && response.type !== 'error') continue;
         if (options.done === undefined || options.done(response)) return finish(null, response);
       }

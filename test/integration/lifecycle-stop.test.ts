@@ -151,3 +151,35 @@ test('kill -9 of a daemon\'s server: the crash is logged with the signal, the PI
   assert.match(readFileSync(inst.logFile, 'utf8'), /ERROR launcher the server exited unexpectedly \(killed by SIGKILL\); stopping the launcher so that a supervisor can restart it/);
   assert.equal((await runCli(['status', '--pid-file', inst.pidFile], { env: inst.env })).code, 3);
 });
+
+/** Whether `signal` is pending for the process (ShdPnd in /proc/<pid>/status): a stopped process keeps it queued. */
+function signalPending(pid: number, signal: number): boolean {
+  try {
+    const mask = /^ShdPnd:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0';
+    return (BigInt(`0x${mask}`) & (1n << BigInt(signal - 1))) !== 0n;
+  } catch {
+    return false;
+  }
+}
+
+test('stop against a launcher whose control socket does not answer (SIGSTOP) falls back to SIGTERM instead of hanging', async (t) => {
+  const inst = instance(t);
+  const { pid } = await startDaemon(inst);
+  const server = await serverPidOf(pid);
+  killOnExit(t, pid, server);
+  process.kill(pid, 'SIGSTOP');
+  t.after(() => {
+    try {
+      process.kill(pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  });
+  const stopping = runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env });
+  const SIGTERM = 15;
+  await waitUntil('stop gives up on the control socket and sends SIGTERM', () => signalPending(pid, SIGTERM), 10_000);
+  process.kill(pid, 'SIGCONT');
+  const stop = await stopping;
+  assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+  assert.ok(!isAlive(pid) && !isAlive(server) && !existsSync(inst.pidFile));
+});

@@ -9,6 +9,8 @@ import { InstanceCommand } from './instance-options.ts';
 
 /** How long stop waits for the launcher process itself to be gone once it said it stopped. */
 const EXIT_WAIT_MS = 10_000;
+/** The launcher acknowledges a stop at once; without that, it is hung or stopped and gets SIGTERM instead. */
+const ACK_WAIT_MS = 3_000;
 
 export class StopCommand extends InstanceCommand {
   static override paths = [['stop']];
@@ -42,7 +44,7 @@ export class StopCommand extends InstanceCommand {
     let forced = false;
     try {
       // The launcher enforces the deadline itself (and kills a server that outlives it), so this wait is long and bounded.
-      const answer = await callControl(instance.socket, { cmd: 'stop', timeoutMs }, { timeoutMs: (timeoutMs ?? 600_000) + 30_000, done: (r) => r.type === 'stopped' || r.type === 'error' });
+      const answer = await callControl(instance.socket, { cmd: 'stop', timeoutMs }, { timeoutMs: (timeoutMs ?? 600_000) + 30_000, firstAnswerMs: ACK_WAIT_MS, done: (r) => r.type === 'stopped' || r.type === 'error' });
       if (answer.type === 'stopped') forced = answer.forced;
     } catch {
       // No control socket: fall back to the signal systemd would send.
