@@ -5,11 +5,11 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { defaultYaml, fifoSecret, get, instance, isAlive, killOnExit, processesMentioning, runCli, serverPidOf, startDaemon, waitUntil, type CommandResult, type Instance } from '../helpers/cli.ts';
+import { assertCut, chatStream, defaultYaml, fifoSecret, gatedUpstream, get, instance, openStream, isAlive, killOnExit, processesMentioning, runCli, serverPidOf, startDaemon, waitUntil, type CommandResult, type Instance } from '../helpers/cli.ts';
 
 /** What a failed start must leave: no PID file, no control socket, no process of this instance. */
 function assertNothingLeft(inst: Instance, result: CommandResult): void {
@@ -39,6 +39,7 @@ test('run -d returns only when serving: prints pid and URL, exit 0, and the gate
   assert.ok(result.stdout.includes(`log file: ${inst.logFile}`), result.stdout);
   assert.equal(result.stderr, '');
   assert.equal(readFileSync(inst.pidFile, 'utf8').trim(), String(pid));
+  assert.equal(statSync(inst.pidFile.replace(/\.pid$/, '.sock')).mode & 0o777, 0o600, 'the control socket is private');
   assert.ok(isAlive(pid) && isAlive(server));
   assert.match(readFileSync(inst.logFile, 'utf8'), new RegExp(`INFO launcher ai-proxy \\S+ serving on ${url.replace(/\./g, '\\.')}`));
 
@@ -186,15 +187,21 @@ test('two run -d at once with the same PID file: exactly one wins, the other say
   }
 });
 
-test('kill -9 of the launcher: the server exits by itself within 2 s, the lock is released, the next run -d takes over the leftover file', async (t) => {
-  const inst = instance(t);
+test('kill -9 of the launcher: the server exits by itself within 2 s (cutting its stream), the lock is released, the next run -d takes over the leftover file', async (t) => {
+  const upstream = await gatedUpstream(t, 'upstream');
+  const inst = instance(t, `listen:\n  host: 127.0.0.1\n  port: 0\nshutdown-timeout: 60s\nwatch-config: false\nproviders:\n${upstream.providerYaml('up', ['slow'])}`);
   const first = await startDaemon(inst);
   const server = await serverPidOf(first.pid);
   killOnExit(t, first.pid, server);
+  // An in-flight stream must not keep an orphaned server alive.
+  const stream = openStream(t, `${first.url}/v1/chat/completions`, chatStream('slow'));
+  await stream.waitFor(/first chunk from upstream/);
   process.kill(first.pid, 'SIGKILL');
   const killedAt = Date.now();
   await waitUntil('the orphaned server exits', () => !isAlive(server), 2_000);
   assert.ok(Date.now() - killedAt <= 2_000);
+  // (Its farewell line has nowhere to go: the log sink died with the launcher.)
+  assertCut(await stream.done);
   // The file is left (nobody removed it) but nobody holds its lock: stale.
   assert.ok(existsSync(inst.pidFile));
   const status = await runCli(['status', '--pid-file', inst.pidFile], { env: inst.env });

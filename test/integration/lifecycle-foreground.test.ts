@@ -174,3 +174,20 @@ test('Ctrl-C while the server is still starting stops at once: nothing to drain,
   assert.ok(!isAlive(server));
   assert.ok(!existsSync(inst.pidFile));
 });
+
+test('a terminal that goes away (EPIPE on stdout, as with `ai-proxy run | head -1`) crashes neither process', async (t) => {
+  const inst = instance(t);
+  const fg = new Foreground(t, ['-c', inst.config, '--pid-file', inst.pidFile], inst.env);
+  const url = await fg.url();
+  const server = await serverPidOf(fg.child.pid as number);
+  killOnExit(t, server);
+  fg.child.stdout?.destroy();
+  // Access lines and the launcher's own lines now hit a closed pipe.
+  for (let i = 0; i < 20; i++) assert.equal((await post(`${url}/v1/chat/completions`, { model: 'mock', messages: [{ role: 'user', content: 'hi' }] })).status, 200);
+  process.kill(fg.child.pid as number, 'SIGHUP');
+  assert.equal((await get(`${url}/healthz`)).status, 200);
+  assert.ok(isAlive(fg.child.pid as number) && isAlive(server));
+  fg.child.kill('SIGINT');
+  assert.deepEqual(await fg.exited, { code: 0, signal: null });
+  assert.ok(!isAlive(server) && !existsSync(inst.pidFile));
+});
