@@ -12,17 +12,9 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { COMPLETION_JSON } from './lib/payloads.ts';
 
-const completion = Buffer.from(
-  JSON.stringify({
-    id: 'chatcmpl-bench',
-    object: 'chat.completion',
-    created: 1_700_000_000,
-    model: 'bench-model',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from the bench upstream. This reply is a fixed, precomputed buffer.' }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 12, completion_tokens: 14, total_tokens: 26 },
-  }),
-);
+const completion = Buffer.from(COMPLETION_JSON);
 const jsonHeaders = ['content-type', 'application/json', 'content-length', String(completion.length)];
 const sseHeaders = ['content-type', 'text/event-stream', 'cache-control', 'no-cache'];
 

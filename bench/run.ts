@@ -11,6 +11,8 @@
  *   npm run bench -- --keep       keep the scratch directory (configs, logs, profiles)
  *   npm run bench -- --nice N     scheduling priority for the bench and everything it starts
  *                                 (default -10 as root, so other work on the machine disturbs less)
+ *   npm run bench -- --upstream node  non-streaming scenario against the Node fake upstream
+ *                                 (default: nginx serving the same fixed answer, when installed)
  *   npm run bench -- --compare DIR  also run another build (DIR holds bin/, dist/, package.json)
  *                                 as "ai-proxy (compare)" in the same interleaved rounds: A/B a change
  *                                 (--compare-access-log: with its access log on)
@@ -22,6 +24,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { loadTool } from './lib/load.ts';
+import { COMPLETION_JSON } from './lib/payloads.ts';
 import { coreSplit, hasCommand, MB, pinSelf, setNiceness, rss, startFakeUpstream, startForwarder, startGateway, startNginx, stopAll, type Service, type Toolkit } from './lib/procs.ts';
 import { fmt, table, type Target } from './lib/report.ts';
 import { runLifecycleHelper, runStopWithStreams } from './scenarios/lifecycle.ts';
@@ -42,6 +45,7 @@ const { values: args } = parseArgs({
     compare: { type: 'string' },
     'compare-access-log': { type: 'boolean', default: false },
     nice: { type: 'string' },
+    upstream: { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -51,7 +55,7 @@ const settings = {
   overhead: quick
     ? { connections: 64, seconds: 3, rounds: 2, warmupSeconds: 1, sequentialSeconds: 2, sequentialRounds: 1 }
     : { connections: 64, seconds: 8, rounds: 3, warmupSeconds: 3, sequentialSeconds: 4, sequentialRounds: 2 },
-  streaming: quick ? { ttfbCount: 150, floodEvents: 50_000, pacedEvents: 200, pacedIntervalMs: 5 } : { ttfbCount: 500, floodEvents: 200_000, pacedEvents: 500, pacedIntervalMs: 4 },
+  streaming: quick ? { ttfbCount: 150, floodEvents: 200_000, pacedEvents: 300, pacedIntervalMs: 5 } : { ttfbCount: 500, floodEvents: 1_000_000, pacedEvents: 1_000, pacedIntervalMs: 4 },
   streams: Number(args.streams ?? (quick ? 2_000 : 10_000)),
   streamsRequested: 0,
   profileSeconds: quick ? 4 : 10,
@@ -174,19 +178,24 @@ async function main(): Promise<number> {
   await scenario('overhead', async () => {
     const services: Service[] = [];
     try {
-      const gwOff = await startGateway(kit, { upstream: upstream.url, accessLog: false, tag: 'overhead-off' });
+      // The fake upstream for this scenario: nginx's static answer costs the shared load core less than Node's.
+      const staticUpstream = args.upstream === 'node' ? null : await startNginx(kit, { staticBody: COMPLETION_JSON });
+      if (staticUpstream !== null) services.push(staticUpstream);
+      const target = staticUpstream ?? upstream;
+      out.overheadUpstream = staticUpstream === null ? 'node' : 'nginx static';
+      const gwOff = await startGateway(kit, { upstream: target.url, accessLog: false, tag: 'overhead-off' });
       services.push(gwOff);
-      const gwOn = await startGateway(kit, { upstream: upstream.url, accessLog: true, tag: 'overhead-on' });
+      const gwOn = await startGateway(kit, { upstream: target.url, accessLog: true, tag: 'overhead-on' });
       services.push(gwOn);
-      const forwarder = await startForwarder(kit, upstream.url);
+      const forwarder = await startForwarder(kit, target.url);
       services.push(forwarder);
-      const nginx = await startNginx(kit, upstreamPort);
+      const nginx = await startNginx(kit, { upstreamPort: Number(new URL(target.url).port) });
       if (nginx !== null) services.push(nginx);
-      const compare = args.compare === undefined ? null : await startGateway(kit, { upstream: upstream.url, accessLog: args['compare-access-log'] === true, tag: 'overhead-compare', app: resolve(args.compare) });
+      const compare = args.compare === undefined ? null : await startGateway(kit, { upstream: target.url, accessLog: args['compare-access-log'] === true, tag: 'overhead-compare', app: resolve(args.compare) });
       if (compare !== null) services.push(compare);
       const subjects: Subject[] = [
         ...(compare === null ? [] : [{ label: `ai-proxy (compare${args['compare-access-log'] === true ? ', +access log' : ''})`, service: compare, gateway: compare }]),
-        { label: 'direct', service: upstream },
+        { label: 'direct', service: target },
         { label: 'ai-proxy', service: gwOff, gateway: gwOff },
         { label: 'ai-proxy +access log', service: gwOn, gateway: gwOn },
         ...(nginx === null ? [] : [{ label: 'nginx', service: nginx }]),
@@ -208,7 +217,7 @@ async function main(): Promise<number> {
       services.push(gw);
       const forwarder = await startForwarder(kit, upstream.url);
       services.push(forwarder);
-      const nginx = await startNginx(kit, upstreamPort);
+      const nginx = await startNginx(kit, { upstreamPort });
       if (nginx !== null) services.push(nginx);
       const subjects: StreamSubject[] = [
         { label: 'direct', endpoint: `${upstream.url}/v1/chat/completions`, pids: () => [] },

@@ -221,15 +221,30 @@ export async function startForwarder(kit: Toolkit, upstream: string): Promise<Se
 /**
  * nginx as the fast-proxy yardstick: one worker, upstream keep-alive, a private prefix, config
  * and PID file, in the foreground (`daemon off`). `/` is proxied as nginx is usually set up;
- * `/sse/` additionally turns proxy buffering off, as an SSE deployment must.
+ * `/sse/` additionally turns proxy buffering off, as an SSE deployment must. Keep-alive
+ * connections are never recycled (nginx's default is every 1,000 requests; Node's servers never).
+ * With `staticBody` instead, nginx is the fake upstream itself (cheaper per request than Node, so
+ * the load side leaves more room to the proxies), on the load core.
  */
-export async function startNginx(kit: Toolkit, upstreamPort: number): Promise<Service | null> {
+export async function startNginx(kit: Toolkit, target: { upstreamPort: number } | { staticBody: string }): Promise<Service | null> {
   if (!hasCommand('nginx')) return null;
-  const prefix = join(kit.dir, 'nginx');
+  const proxy = 'upstreamPort' in target;
+  const prefix = join(kit.dir, proxy ? 'nginx-proxy' : 'nginx-static');
   mkdirSync(prefix, { recursive: true });
   const port = await freePort();
   const conf = join(prefix, 'nginx.conf');
   const isRoot = process.getuid?.() === 0;
+  const server = proxy
+    ? `  upstream fake { server 127.0.0.1:${target.upstreamPort}; keepalive 64; keepalive_requests 100000000; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://fake; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    location /sse/ { proxy_pass http://fake/; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; proxy_read_timeout 1h; }
+  }`
+    : `  server {
+    listen 127.0.0.1:${port};
+    location / { default_type application/json; return 200 '${target.staticBody}'; }
+  }`;
   writeFileSync(
     conf,
     `daemon off;
@@ -241,27 +256,24 @@ error_log ${prefix}/error.log error;
 events { worker_connections ${Math.floor(kit.nofile / 2)}; }
 http {
   access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 120s;
   client_body_temp_path ${prefix}/body;
   proxy_temp_path ${prefix}/proxy;
   fastcgi_temp_path ${prefix}/fastcgi;
   uwsgi_temp_path ${prefix}/uwsgi;
   scgi_temp_path ${prefix}/scgi;
-  upstream fake { server 127.0.0.1:${upstreamPort}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${port};
-    location / { proxy_pass http://fake; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    location /sse/ { proxy_pass http://fake/; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; proxy_read_timeout 1h; }
-  }
+${server}
 }
 `,
   );
-  const child = launch(wrap(['nginx', '-p', prefix, '-c', conf], kit.cores.proxy));
+  const child = launch(wrap(['nginx', '-p', prefix, '-c', conf], proxy ? kit.cores.proxy : kit.cores.load));
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/`, 10_000).catch((error: unknown) => {
     throw new Error(`nginx did not start: ${(error as Error).message}\n${stderrTail(child)}${existsSync(`${prefix}/error.log`) ? readFileSync(`${prefix}/error.log`, 'utf8') : ''}`, { cause: error });
   });
   for (const pid of children(child.pid as number)) boost(pid);
-  return { name: 'nginx', url, pids: () => [child.pid as number, ...children(child.pid as number)], child, close: () => stop(child) };
+  return { name: proxy ? 'nginx' : 'nginx static upstream', url, pids: () => [child.pid as number, ...children(child.pid as number)], child, close: () => stop(child) };
 }
 
 export interface GatewayOptions {

@@ -135,7 +135,7 @@ export async function runOverhead(kit: Toolkit, subjects: Subject[], settings: O
     .map((r) => [r.label, Object.entries(r.rss).map(([k, v]) => `${k} ${fmt(v / MB, 1)}`).join(', ')]);
   const text = [
     table(
-      `Non-streaming overhead: ${settings.connections} connections, median of ${settings.rounds} interleaved rounds of ${settings.seconds} s`,
+      `Non-streaming overhead: ${settings.connections} connections, median of ${settings.rounds} interleaved rounds of ${settings.seconds} s; direct = ${subjects[0]?.service.name}`,
       ['subject', 'req/s', 'p50 ms', 'p99 ms', 'proxy cores', 'req/CPU-s', 'vs direct', 'vs nginx', 'vs http-proxy-3', 'errors'],
       rows,
     ),
