@@ -7,7 +7,8 @@
  * Models are named `via-<format>-<scenario>`: the format picks the upstream, the scenario what it
  * answers (`text`, `tools`, `thinking` from the fixtures; `e429`, `e400` its own error objects;
  * `cut` a stream whose connection dies after the first text; `inband` a stream that reports its
- * own error event after the first text).
+ * own error event after the first text; `short` a stream that ends cleanly after the first text
+ * without saying why it stopped).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -27,7 +28,7 @@ export const UPSTREAM_KEYS: Record<Format, string> = {
   gemini: 'AIzaUpstreamTranslateGemini-2a3b4c5d',
 };
 
-export type Scenario = 'text' | 'tools' | 'thinking' | 'e429' | 'e400' | 'cut' | 'inband';
+export type Scenario = 'text' | 'tools' | 'thinking' | 'e429' | 'e400' | 'cut' | 'inband' | 'short';
 
 export const model = (upstream: Format, scenario: Scenario): string => `via-${upstream}-${scenario}`;
 
@@ -82,8 +83,19 @@ export function upstreamErrorMessage(format: Format, status: 429 | 400): string 
   return body.error.message;
 }
 
-export function inbandErrorMessage(format: Format): RegExp {
-  return new RegExp(`\\(fake ${format} upstream\\)`);
+/** The mid-stream failures every client is tested with. */
+export const MID_STREAM_FAILURES = ['cut', 'inband', 'short'] as const;
+
+/** What the client's error says for each mid-stream failure of `upstream`. */
+export function midStreamMessage(upstream: Format, scenario: (typeof MID_STREAM_FAILURES)[number]): RegExp {
+  switch (scenario) {
+    case 'cut':
+      return /upstream stream failed/;
+    case 'inband':
+      return new RegExp(`\\(fake ${upstream} upstream\\)`);
+    case 'short':
+      return /ended the stream before it was complete/;
+  }
 }
 
 /** Model id and whether a stream was asked, as the upstream of `format` sees them. */
@@ -138,6 +150,8 @@ async function formatUpstream(t: TestContext, format: Format): Promise<FakeUpstr
         return writeStream(res, eventsUntilFirstText(format), 'cut');
       case 'inband':
         return writeStream(res, eventsUntilFirstText(format), { last: UPSTREAM_ERRORS[format].inband });
+      case 'short':
+        return writeStream(res, eventsUntilFirstText(format), 'end');
       default:
         return json(res, 404, { error: { message: `fake ${format} upstream (${path}): no scenario '${scenario}'` } });
     }

@@ -202,6 +202,20 @@ describe('how a stream ends', () => {
     checkChat(asked);
   });
 
+  it('failed() tells a stream ended by an error (in-stream error, stopped short, fail()) from a completed one', () => {
+    const run = (bytes: Buffer, then: (t: ReturnType<typeof createStreamTranslator>) => void = (t) => t.end()): boolean => {
+      const translator = createStreamTranslator('anthropic', 'gemini', () => {}, CTX);
+      translator.push(bytes);
+      then(translator);
+      return translator.failed();
+    };
+    assert.equal(run(text), false, 'a completed stream');
+    assert.equal(run(readBytes('streams/anthropic/error.sse'), () => {}), true, 'the upstream’s own error event, before the upstream closes');
+    assert.equal(run(cut), true, 'stopped before saying why');
+    assert.equal(run(cut, (t) => t.fail('boom')), true, 'fail()');
+    assert.equal(run(text, (t) => (t.end(), t.fail('late'))), false, 'fail() after the end changes nothing');
+  });
+
   it('turns a chat upstream’s in-stream error into the client’s error event', () => {
     const bytes = Buffer.from('data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\ndata: {"error":{"message":"context length exceeded","type":"invalid_request_error"}}\n\n');
     const out = translate('chat', 'anthropic', bytes);

@@ -14,6 +14,8 @@ export interface RelayTransform {
   push(chunk: Buffer): void;
   end(): void;
   fail(message: string): void;
+  /** The client's stream was ended by an error event (the upstream reported one, or stopped short): nothing more will be written. */
+  failed(): boolean;
 }
 
 export interface RelayOptions {
@@ -30,7 +32,7 @@ export interface RelayOptions {
   abortUpstream: (reason: Error) => void;
   /** Aborted when the gateway forces its shutdown. */
   shutdown: AbortSignal;
-  /** After a failure, close the connection without the final chunk, so the client sees an incomplete response. */
+  /** After a failure (a translated stream's included), close the connection without the final chunk, so the client sees an incomplete response. */
   cutOnFailure?: boolean;
 }
 
@@ -128,7 +130,8 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
       while (tailChunks.length > 1 && tailBytes - (tailChunks[0] as Buffer).length >= TAIL_BYTES) tailBytes -= (tailChunks.shift() as Buffer).length;
       if (transform !== null) {
         transform.push(chunk);
-        armKeepAlive();
+        if (transform.failed()) endTranslatedFailure();
+        else armKeepAlive();
         return;
       }
       atBoundary = endsEvent(lastByte, chunk);
@@ -141,8 +144,25 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
       if (options.cutOnFailure === true && res.socket !== null) res.socket.end();
       else res.end();
     };
+    /**
+     * The upstream reported an error inside its stream and the translator ended the client's
+     * stream with it: the client's response ends now (cut short where the client needs that to
+     * notice) rather than when the upstream gets round to closing.
+     */
+    const endTranslatedFailure = (): void => {
+      options.abortUpstream(new Error('the upstream reported an error in its stream'));
+      body.destroy();
+      endFailed();
+      finish('upstream-failed');
+    };
     const onEnd = (): void => {
       transform?.end();
+      // A translated stream that stopped without saying why ends with an error event: a failure.
+      if (transform?.failed() === true) {
+        endFailed();
+        finish('upstream-failed');
+        return;
+      }
       res.end();
       finish('complete');
     };

@@ -100,6 +100,12 @@ export interface StreamTranslator {
   fail(message: string): void;
   /** Token counts seen so far (complete once the stream has ended), for metrics. */
   usage(): Usage | null;
+  /**
+   * Whether the client's stream was ended by an error event: the upstream reported an error in
+   * its stream, sent something unreadable, stopped without saying why, or `fail` was called.
+   * Nothing more will be written.
+   */
+  failed(): boolean;
 }
 
 function createStreamWriter(to: WireFormat, write: (bytes: string) => void, ctx: ResponseContext): StreamWriter {
@@ -143,5 +149,6 @@ export function createStreamTranslator(from: WireFormat, to: WireFormat, write: 
     },
     fail: (message) => writer.fail(message),
     usage: () => writer.collectedUsage(),
+    failed: () => writer.hasFailed(),
   };
 }

@@ -21,6 +21,8 @@ export abstract class StreamWriter implements StreamSink {
   protected started = false;
   /** Terminal events or an error were written: nothing more may follow. */
   protected closed = false;
+  /** The stream was ended by an error event, not by the format's own terminal events. */
+  #failed = false;
 
   constructor(format: WireFormat, write: Write, ctx: ResponseContext) {
     this.format = format;
@@ -31,6 +33,10 @@ export abstract class StreamWriter implements StreamSink {
 
   collectedUsage(): Usage | null {
     return this.usageSoFar;
+  }
+
+  hasFailed(): boolean {
+    return this.#failed;
   }
 
   start(_id: string | undefined, _model: string | undefined): void {
@@ -87,6 +93,7 @@ export abstract class StreamWriter implements StreamSink {
   fail(message: string, status = 502): void {
     if (this.closed) return;
     this.closed = true;
+    this.#failed = true;
     this.write(streamErrorEvent(this.format, status, message, this.nextSequenceNumber()));
   }
 
