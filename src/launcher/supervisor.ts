@@ -5,7 +5,7 @@
  */
 import { describeReport, toErrorReport, type ErrorReport } from '../shared/errors.ts';
 import { ExitCode } from '../shared/exit-codes.ts';
-import type { ReloadSource, ReloadVerdict, ServerMessage } from '../shared/ipc.ts';
+import { launcherSettings, type LauncherSettings, type ReloadSource, type ReloadVerdict, type ServerMessage } from '../shared/ipc.ts';
 import { createLogger, type AppLogger } from '../shared/logger.ts';
 import { choosePidFile, controlSocketPath, defaultLogFile, underSystemd } from '../shared/paths.ts';
 import { routeSignals, type HandledSignal } from '../shared/signals.ts';
@@ -53,6 +53,8 @@ export class Supervisor {
   #sd: SdNotifier = createSdNotifier(process.env, { onError: (error) => this.#onNotifyError(error) });
   #watchdog: Watchdog | null = null;
   #loaded!: LoadedConfig;
+  /** What the launcher itself acts on: from the config at start, then from each applied reload. */
+  #settings!: LauncherSettings;
   #state: State = 'starting';
   #startedAt = new Date();
   #status: Pick<StatusInfo, 'listen' | 'config' | 'lastReload'> = { listen: null, config: null, lastReload: null };
@@ -126,8 +128,8 @@ export class Supervisor {
       onError: (error) => process.stderr.write(`ai-proxy: log output failed: ${error.message}\n`),
       formatNotice: (message) => `${new Date().toISOString()} WARN launcher ${message}`,
     });
-    const sink = this.#sink;
-    this.#log = createLogger({ name: 'launcher', level: config.log.level, format: config.log.format, write: (line) => sink.write(line) });
+    this.#settings = launcherSettings(config);
+    this.#log = this.#createLogger();
     process.on('uncaughtException', (error) => this.#onBug(error));
     process.on('unhandledRejection', (error) => this.#onBug(error));
     // Detached, the launcher's stderr is /dev/null: Node's own warnings would vanish there.
@@ -197,6 +199,7 @@ export class Supervisor {
         return;
       case 'reloaded':
         this.#onVerdict(message.id, message.verdict);
+        if (message.settings !== undefined) this.#applySettings(message.settings);
         return;
       case 'draining':
         return;
@@ -204,6 +207,17 @@ export class Supervisor {
         this.#watchdog?.pong(message.id);
         return;
     }
+  }
+
+  #createLogger(): AppLogger {
+    const sink = this.#sink as LogSink;
+    return createLogger({ name: 'launcher', level: this.#settings.logLevel, format: this.#settings.logFormat, write: (line) => sink.write(line) });
+  }
+
+  #applySettings(settings: LauncherSettings): void {
+    const logChanged = settings.logLevel !== this.#settings.logLevel || settings.logFormat !== this.#settings.logFormat;
+    this.#settings = settings;
+    if (logChanged) this.#log = this.#createLogger();
   }
 
   #onVerdict(id: number | null, verdict: ReloadVerdict): void {
@@ -309,7 +323,7 @@ export class Supervisor {
       server?.kill();
       return;
     }
-    const config = this.#loaded.config;
+    const config = this.#settings;
     const timeout = timeoutMs ?? config.shutdownTimeout;
     const total = config.shutdownDelay + timeout;
     this.#log.info(`${reason}: shutting down (delay ${config.shutdownDelay / 1000}s, timeout ${timeout / 1000}s)`);

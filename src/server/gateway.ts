@@ -95,6 +95,12 @@ export class Gateway implements Service {
       if (after.pidFile !== before.pidFile) {
         throw new AppError('E_RELOAD_REJECTED', 'pid-file cannot change on reload; restart ai-proxy to apply it');
       }
+      // The launcher opened the log file at start and owns it; only level and format follow a reload.
+      const sinkKeys = { file: 'file', rotate: 'rotate', maxFiles: 'max-files', maxSize: 'max-size', compress: 'compress' } as const;
+      const sinkChanged = (Object.keys(sinkKeys) as Array<keyof typeof sinkKeys>).filter((key) => before.log[key] !== after.log[key]);
+      if (sinkChanged.length > 0) {
+        throw new AppError('E_RELOAD_REJECTED', `${sinkChanged.map((key) => `log.${sinkKeys[key]}`).join(', ')} cannot change on reload (the launcher owns the log file); restart ai-proxy to apply it`);
+      }
       if (loaded.hash === current.hash) {
         return { ok: true, source, at, generation: current.generation, hash: current.hash, changed: [] };
       }

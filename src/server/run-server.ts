@@ -5,7 +5,7 @@
  */
 import { describeReport } from '../shared/errors.ts';
 import { ExitCode } from '../shared/exit-codes.ts';
-import type { LauncherMessage, ServerMessage } from '../shared/ipc.ts';
+import { launcherSettings, type LauncherMessage, type ServerMessage } from '../shared/ipc.ts';
 import type { ServerLaunch } from '../shared/launch.ts';
 import { createLogger } from '../shared/logger.ts';
 import { routeSignals } from '../shared/signals.ts';
@@ -37,7 +37,11 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
   });
   lifecycle.observe((event) => {
     const message = toMessage(event);
-    if (message !== null) send(message);
+    if (message === null) return;
+    // An applied reload swapped the snapshot before this event: its config is the new one.
+    const config = gateway.snapshot?.config;
+    if (message.t === 'reloaded' && message.verdict.ok && config !== undefined) message.settings = launcherSettings(config);
+    send(message);
   });
 
   const exitAfter = (promise: Promise<{ forced: boolean }>): void => {

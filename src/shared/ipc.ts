@@ -5,6 +5,7 @@
  * Plain JSON objects tagged by `t`; both sides switch on it exhaustively.
  */
 import type { ErrorReport } from './errors.ts';
+import type { Config, LogLevel } from './config/schema.ts';
 
 export interface ListenInfo {
   host: string;
@@ -32,11 +33,27 @@ export interface ReloadVerdict {
   changed?: string[];
 }
 
+/**
+ * The settings the launcher acts on itself (the stop deadline, its own log lines). A reload
+ * applied by the server carries them, so a changed shutdown-timeout or log level reaches the
+ * launcher too instead of staying at the value it read at start.
+ */
+export interface LauncherSettings {
+  shutdownTimeout: number;
+  shutdownDelay: number;
+  logLevel: LogLevel;
+  logFormat: 'text' | 'json';
+}
+
+export function launcherSettings(config: Config): LauncherSettings {
+  return { shutdownTimeout: config.shutdownTimeout, shutdownDelay: config.shutdownDelay, logLevel: config.log.level, logFormat: config.log.format };
+}
+
 export type ServerMessage =
   | { t: 'ready'; listen: ListenInfo; config: ConfigInfo }
   | { t: 'fatal'; error: ErrorReport }
   | { t: 'reloading'; id: number | null; source: ReloadSource }
-  | { t: 'reloaded'; id: number | null; verdict: ReloadVerdict }
+  | { t: 'reloaded'; id: number | null; verdict: ReloadVerdict; settings?: LauncherSettings }
   | { t: 'draining'; inFlight: number }
   | { t: 'pong'; id: number };
 

@@ -169,6 +169,38 @@ test('SIGHUP, a change of the file on disk and ai-proxy reload take the same pat
   assert.equal((await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env })).code, 0);
 });
 
+test('a reload reaches the launcher too: a new shutdown-timeout governs the next stop, a new log format its lines; the log file cannot change live', async (t) => {
+  const upstream = await gatedUpstream(t, 'upstream');
+  const yaml = (extra: string) => `listen:\n  host: 127.0.0.1\n  port: 0\nwatch-config: false\n${extra}providers:\n${upstream.providerYaml('up', ['slow'])}`;
+  const inst = instance(t, yaml('shutdown-timeout: 60s\n'));
+  const { pid, url } = await startDaemon(inst);
+  const server = await serverPidOf(pid);
+  killOnExit(t, pid, server);
+
+  writeFileSync(inst.config, yaml('shutdown-timeout: 60s\nlog:\n  rotate: external\n  max-files: 3\n'));
+  const sink = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(sink.code, 1);
+  assert.match(sink.stderr, /log\.rotate, log\.max-files cannot change on reload \(the launcher owns the log file\); restart ai-proxy to apply it/);
+
+  writeFileSync(inst.config, yaml('shutdown-timeout: 1s\nlog:\n  format: json\n'));
+  const reload = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.match(reload.stdout, /changed: shutdown-timeout, log/);
+
+  const stream = openStream(t, `${url}/v1/chat/completions`, chatStream('slow'));
+  await stream.waitFor(/first chunk from upstream/);
+  const started = Date.now();
+  const stop = await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env });
+  const took = Date.now() - started;
+  assert.equal(stop.code, 2, stop.stdout + stop.stderr);
+  assert.ok(took >= 1_000 && took < 4_000, `the stop took ${took} ms; the reloaded shutdown-timeout is 1s, the old one 60s`);
+  const lines = logOf(inst).trimEnd().split('\n');
+  const shuttingDown = lines.find((line) => line.includes('shutting down'));
+  assert.ok(shuttingDown !== undefined && shuttingDown.startsWith('{'), `the launcher logs JSON after the reload: ${shuttingDown}`);
+  assert.match(shuttingDown, /timeout 1s/);
+  assert.ok((lines[lines.length - 1] as string).startsWith('{'), lines.join('\n'));
+});
+
 test('reload --no-wait only signals: it returns at once and the verdict goes to the log', async (t) => {
   const inst = instance(t, defaultYaml('watch-config: false\n'));
   const { pid } = await startDaemon(inst);
