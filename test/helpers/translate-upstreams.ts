@@ -8,7 +8,8 @@
  * answers (`text`, `tools`, `thinking` from the fixtures; `e429`, `e400` its own error objects;
  * `cut` a stream whose connection dies after the first text; `inband` a stream that reports its
  * own error event after the first text; `short` a stream that ends cleanly after the first text
- * without saying why it stopped).
+ * without saying why it stopped; `held` the text stream, held after its first text until the test
+ * lets it go, so a test can see that text reach the client while the upstream sends nothing).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -28,7 +29,7 @@ export const UPSTREAM_KEYS: Record<Format, string> = {
   gemini: 'AIzaUpstreamTranslateGemini-2a3b4c5d',
 };
 
-export type Scenario = 'text' | 'tools' | 'thinking' | 'e429' | 'e400' | 'cut' | 'inband' | 'short';
+export type Scenario = 'text' | 'tools' | 'thinking' | 'e429' | 'e400' | 'cut' | 'inband' | 'short' | 'held';
 
 export const model = (upstream: Format, scenario: Scenario): string => `via-${upstream}-${scenario}`;
 
@@ -127,9 +128,40 @@ function writeStream(res: ServerResponse, events: string[], then: 'end' | 'cut' 
   else if (then !== 'cut') res.end(then.last);
 }
 
+/** How long a `held` stream waits for the test before it goes on anyway (the test then fails). */
+const HOLD_MS = 5_000;
+
+/**
+ * The one `held` stream in flight (tests ask one at a time): `release()` lets it go on and says
+ * whether it was still holding, i.e. whether the client saw the first text before the rest was sent.
+ */
+class Hold {
+  #release: (() => void) | null = null;
+
+  wait(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#release = null;
+        resolve();
+      }, HOLD_MS);
+      this.#release = () => {
+        clearTimeout(timer);
+        this.#release = null;
+        resolve();
+      };
+    });
+  }
+
+  release(): boolean {
+    const release = this.#release;
+    release?.();
+    return release !== null;
+  }
+}
+
 /** One fake upstream speaking `format`; answers by the scenario in the model id. */
-async function formatUpstream(t: TestContext, format: Format): Promise<FakeUpstream> {
-  return fakeUpstream(t, (_req, res, recorded) => {
+async function formatUpstream(t: TestContext, format: Format, hold: Hold): Promise<FakeUpstream> {
+  return fakeUpstream(t, async (_req, res, recorded) => {
     const path = recorded.path.split('?')[0] as string;
     if (!EXPECTED_PATH[format].test(recorded.path)) {
       return json(res, 404, { error: { message: `fake ${format} upstream: no such endpoint ${recorded.path}` } });
@@ -152,6 +184,16 @@ async function formatUpstream(t: TestContext, format: Format): Promise<FakeUpstr
         return writeStream(res, eventsUntilFirstText(format), { last: UPSTREAM_ERRORS[format].inband });
       case 'short':
         return writeStream(res, eventsUntilFirstText(format), 'end');
+      case 'held': {
+        const events = fixtureEvents(format, 'text');
+        const first = eventsUntilFirstText(format).length;
+        res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+        for (const event of events.slice(0, first)) res.write(event);
+        await hold.wait();
+        for (const event of events.slice(first)) res.write(event);
+        res.end();
+        return;
+      }
       default:
         return json(res, 404, { error: { message: `fake ${format} upstream (${path}): no scenario '${scenario}'` } });
     }
@@ -164,6 +206,8 @@ export interface TranslateGateway {
   upstreams: Record<Format, FakeUpstream>;
   /** The last request `format`'s upstream received (fails when none came). */
   last(format: Format): RecordedRequest;
+  /** Lets the `held` stream go on; true when it was still holding (the client got its first text first). */
+  release(): boolean;
 }
 
 /**
@@ -173,7 +217,8 @@ export interface TranslateGateway {
  */
 export async function startTranslateGateway(t: TestContext): Promise<TranslateGateway> {
   const upstreams = {} as Record<Format, FakeUpstream>;
-  for (const format of FORMATS) upstreams[format] = await formatUpstream(t, format);
+  const hold = new Hold();
+  for (const format of FORMATS) upstreams[format] = await formatUpstream(t, format, hold);
   const gateway = await startGateway(
     t,
     `listen: { host: 127.0.0.1, port: 0 }
@@ -194,6 +239,7 @@ providers:
     url: gateway.url,
     gateway,
     upstreams,
+    release: () => hold.release(),
     last(format) {
       const recorded = upstreams[format].requests.at(-1);
       assert.ok(recorded, `the ${format} upstream received a request`);

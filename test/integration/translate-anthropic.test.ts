@@ -54,6 +54,17 @@ test('an Anthropic client through the gateway to chat, Responses and Gemini upst
       assertToolLoop(upstream, recorded, FIXTURE_CALLS[upstream].map((c, i) => ({ id: c.id ?? (first.calls[i]?.id as string), name: c.name, args: c.args, result: TOOL_RESULTS[c.name] as string })));
     });
 
+    await t.test(`anthropic → ${upstream}: the first text reaches the SDK while the upstream still holds the rest of its stream`, async () => {
+      let text = '';
+      let whileHeld: boolean | null = null;
+      for await (const event of await client.messages.create({ ...messageParams({ model: model(upstream, 'held') }), stream: true })) {
+        if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+        if (whileHeld === null && text !== '') whileHeld = gw.release();
+      }
+      assert.equal(whileHeld, true, 'the first text arrived before the upstream sent more: nothing waits for a later event');
+      assert.equal(text, TEXT);
+    });
+
     await t.test(`anthropic → ${upstream}: the upstream's 429 and 400 raise RateLimitError and BadRequestError, streaming or not`, async () => {
       for (const [scenario, status, type] of [['e429', 429, Anthropic.RateLimitError], ['e400', 400, Anthropic.BadRequestError]] as const) {
         const params = messageParams({ model: model(upstream, scenario) });

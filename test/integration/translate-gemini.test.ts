@@ -65,6 +65,17 @@ test('a Gemini client through the gateway to chat, Responses and Anthropic upstr
       assertValidRequest(upstream, gw.last(upstream), { model: ask.model, stream: false, tools: false, maxTokens: undefined });
     });
 
+    await t.test(`gemini → ${upstream}: the first text reaches the SDK while the upstream still holds the rest of its stream`, async () => {
+      let text = '';
+      let whileHeld: boolean | null = null;
+      for await (const chunk of await client.models.generateContentStream(geminiParams({ model: model(upstream, 'held') }))) {
+        text += chunk.text ?? '';
+        if (whileHeld === null && text !== '') whileHeld = gw.release();
+      }
+      assert.equal(whileHeld, true, 'the first text arrived before the upstream sent more: nothing waits for a later event');
+      assert.equal(text, TEXT);
+    });
+
     await t.test(`gemini → ${upstream}: the upstream's 429 and 400 raise ApiError with the status, streaming or not`, async () => {
       for (const [scenario, status] of [['e429', 429], ['e400', 400]] as const) {
         const params = geminiParams({ model: model(upstream, scenario) });

@@ -60,6 +60,18 @@ test('an OpenAI chat client through the gateway to Responses, Anthropic and Gemi
       assertValidRequest(upstream, gw.last(upstream), { model: ask.model, stream: false, tools: false, maxTokens: undefined });
     });
 
+    await t.test(`chat → ${upstream}: the first text reaches the SDK while the upstream still holds the rest of its stream`, async () => {
+      const stream = await client.chat.completions.create({ model: model(upstream, 'held'), messages: [{ role: 'user', content: 'hi' }], stream: true });
+      let text = '';
+      let whileHeld: boolean | null = null;
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta.content ?? '';
+        if (whileHeld === null && text !== '') whileHeld = gw.release();
+      }
+      assert.equal(whileHeld, true, 'the first text arrived before the upstream sent more: nothing waits for a later event');
+      assert.equal(text, TEXT);
+    });
+
     await t.test(`chat → ${upstream}: the upstream's 429 and 400 raise RateLimitError and BadRequestError, streaming or not`, async () => {
       for (const [scenario, status, type] of [['e429', 429, OpenAI.RateLimitError], ['e400', 400, OpenAI.BadRequestError]] as const) {
         for (const stream of [false, true]) {

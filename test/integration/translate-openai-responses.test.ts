@@ -54,6 +54,17 @@ test('an OpenAI Responses client through the gateway to chat, Anthropic and Gemi
       assertToolLoop(upstream, recorded, FIXTURE_CALLS[upstream].map((c, i) => ({ id: c.id ?? (first.calls[i]?.id as string), name: c.name, args: c.args, result: TOOL_RESULTS[c.name] as string })));
     });
 
+    await t.test(`responses → ${upstream}: the first text reaches the SDK while the upstream still holds the rest of its stream`, async () => {
+      let text = '';
+      let whileHeld: boolean | null = null;
+      for await (const event of await client.responses.create({ ...responsesParams({ model: model(upstream, 'held') }), stream: true })) {
+        if (event.type === 'response.output_text.delta') text += event.delta;
+        if (whileHeld === null && text !== '') whileHeld = gw.release();
+      }
+      assert.equal(whileHeld, true, 'the first text arrived before the upstream sent more: nothing waits for a later event');
+      assert.equal(text, TEXT);
+    });
+
     await t.test(`responses → ${upstream}: the upstream's 429 and 400 raise RateLimitError and BadRequestError, streaming or not`, async () => {
       for (const [scenario, status, type] of [['e429', 429, OpenAI.RateLimitError], ['e400', 400, OpenAI.BadRequestError]] as const) {
         const params = responsesParams({ model: model(upstream, scenario) });
