@@ -28,7 +28,8 @@ export function startDaemon(options: RunOptions, prepareMs: number): Promise<Dae
   const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, DAEMON_COMMAND, JSON.stringify(options)], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-    cwd: '/',
+    // The caller's directory, so that relative paths (AI_PROXY_CONFIG, AI_PROXY_PID_FILE, …) mean
+    // what they mean to `status` run from the same place; the launcher moves to / once it has them.
   });
   return new Promise((resolve) => {
     let settled = false;

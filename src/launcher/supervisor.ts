@@ -136,6 +136,8 @@ export class Supervisor {
     if (this.options.daemon) process.on('warning', (warning) => this.#log.warn(`node: ${warning.name}: ${warning.message}`));
 
     this.#control = await ControlServer.open(controlSocketPath(this.#pid.path), (request, reply) => this.#onControl(request, reply));
+    // A daemon must not keep the directory it was started from busy (unmounts); every path is resolved by now.
+    if (this.options.daemon) process.chdir('/');
   }
 
   #startServer(): Promise<{ ok: true } | { ok: false; error: ErrorReport }> {

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultYaml, get, instance, killOnExit, post, runCli, serverPidOf, startDaemon, type Instance } from '../helpers/cli.ts';
 
@@ -90,4 +90,21 @@ test('the example config runs as shipped once its key variables are set', async 
   // "ci" is configured by the SHA-256 of its key ("password" in the example); it may use every model.
   assert.equal((await post(`${url}/v1/chat/completions`, chat, { authorization: 'Bearer password' })).status, 200);
   assert.equal((await runCli(['stop', '--pid-file', inst.pidFile], { env })).code, 0);
+});
+
+test('relative paths (AI_PROXY_CONFIG, AI_PROXY_PID_FILE, --log-file) mean the same to run -d as to status run from the same directory', async (t) => {
+  const inst = instance(t);
+  const env = { ...inst.env, AI_PROXY_CONFIG: 'ai-proxy.yaml', AI_PROXY_PID_FILE: 'run/relative.pid' };
+  const result = await runCli(['run', '-d', '--log-file', 'log/relative.log'], { env, cwd: inst.dir });
+  assert.equal(result.code, 0, result.stderr);
+  const pid = Number(/pid (\d+)/.exec(result.stdout)?.[1]);
+  killOnExit(t, pid, await serverPidOf(pid));
+  assert.ok(result.stdout.includes(`pid file: ${join(inst.dir, 'run', 'relative.pid')}`), result.stdout);
+  assert.ok(result.stdout.includes(`log file: ${join(inst.dir, 'log', 'relative.log')}`), result.stdout);
+  assert.match(readFileSync(join(inst.dir, 'log', 'relative.log'), 'utf8'), new RegExp(`config ${inst.config.replace(/\./g, '\\.')}`));
+  // The daemon does not keep the caller's directory busy.
+  assert.equal(readlinkSync(`/proc/${pid}/cwd`), '/');
+  const status = await runCli(['status'], { env, cwd: inst.dir });
+  assert.equal(status.code, 0, status.stdout);
+  assert.equal((await runCli(['stop'], { env, cwd: inst.dir })).code, 0);
 });
