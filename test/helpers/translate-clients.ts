@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI, Type, type Content, type GenerateContentParameters, type GenerateContentResponse } from '@google/genai';
 import OpenAI from 'openai';
-import { CLIENT_KEY, MAX_TOKENS, QUESTION, SYSTEM, TEMPERATURE, TOOL_RESULTS, WEATHER_PARAMS, type Call, type Reconstructed } from './translate-upstreams.ts';
+import { CLIENT_KEY, MAX_TOKENS, QUESTION, SYSTEM, TEMPERATURE, TOOL_RESULTS, WEATHER_PARAMS, type Call, type Reconstructed, type Usage } from './translate-upstreams.ts';
 
 export interface Ask {
   model: string;
@@ -66,7 +66,11 @@ function chatResult(message: OpenAI.Chat.Completions.ChatCompletionMessage, thin
     assert.equal(call.type, 'function');
     if (call.type === 'function') calls.push({ id: call.id, name: call.function.name, args: JSON.parse(call.function.arguments) });
   }
-  return { text: message.content ?? '', thinking, calls, usage: usage ? { input: usage.prompt_tokens, output: usage.completion_tokens } : null, finish };
+  return { text: message.content ?? '', thinking, calls, usage: usage ? chatUsage(usage) : null, finish };
+}
+
+function chatUsage(usage: OpenAI.CompletionUsage): Usage {
+  return { input: usage.prompt_tokens, output: usage.completion_tokens, cached: usage.prompt_tokens_details?.cached_tokens ?? 0, reasoning: usage.completion_tokens_details?.reasoning_tokens ?? 0 };
 }
 
 export type ChatMode = 'create' | 'stream-helper' | 'stream-iterate';
@@ -109,7 +113,7 @@ export async function askChat(client: OpenAI, mode: ChatMode, ask: Ask): Promise
   for await (const chunk of stream) {
     assert.equal(chunk.object, 'chat.completion.chunk');
     assert.equal(chunk.model, ask.model);
-    if (chunk.usage) result.usage = { input: chunk.usage.prompt_tokens, output: chunk.usage.completion_tokens };
+    if (chunk.usage) result.usage = chatUsage(chunk.usage);
     const choice = chunk.choices[0];
     if (choice === undefined) continue;
     assert.equal(result.finish, null, 'nothing after the finish chunk but usage');
@@ -179,7 +183,8 @@ export function responsesResult(response: OpenAI.Responses.Response): Reconstruc
     else if (item.type === 'reasoning') result.thinking += item.summary.map((s) => s.text).join('');
     else if (item.type === 'function_call') result.calls.push({ id: item.call_id, name: item.name, args: JSON.parse(item.arguments) });
   }
-  if (response.usage) result.usage = { input: response.usage.input_tokens, output: response.usage.output_tokens };
+  const u = response.usage;
+  if (u) result.usage = { input: u.input_tokens, output: u.output_tokens, cached: u.input_tokens_details?.cached_tokens ?? 0, reasoning: u.output_tokens_details?.reasoning_tokens ?? 0 };
   return result;
 }
 
@@ -292,7 +297,7 @@ export function anthropicResult(message: Anthropic.Message): Reconstructed {
     else if (block.type === 'tool_use') result.calls.push({ id: block.id, name: block.name, args: block.input });
   }
   const u = message.usage;
-  result.usage = { input: u.input_tokens + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0), output: u.output_tokens };
+  result.usage = { input: u.input_tokens + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0), output: u.output_tokens, cached: u.cache_read_input_tokens ?? 0, reasoning: null };
   return result;
 }
 
@@ -433,7 +438,7 @@ export function geminiResult(chunks: GenerateContentResponse[]): Reconstructed {
     }
     if (candidate?.finishReason) result.finish = candidate.finishReason;
     const u = chunk.usageMetadata;
-    if (u) result.usage = { input: u.promptTokenCount ?? 0, output: (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0) };
+    if (u) result.usage = { input: u.promptTokenCount ?? 0, output: (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0), cached: u.cachedContentTokenCount ?? 0, reasoning: u.thoughtsTokenCount ?? 0 };
   }
   return result;
 }

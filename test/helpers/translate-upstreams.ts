@@ -520,11 +520,19 @@ export interface Call {
   args: unknown;
 }
 
+export interface Usage {
+  input: number;
+  output: number;
+  cached: number;
+  reasoning: number | null;
+}
+
 export interface Reconstructed {
   text: string;
   thinking: string;
   calls: Call[];
-  usage: { input: number; output: number } | null;
+  /** Input counts the whole prompt (cache reads included), output the reasoning; `reasoning` null where the format has no such count (Anthropic). */
+  usage: Usage | null;
   /** In the client format's own words. */
   finish: string | null;
 }
@@ -555,26 +563,33 @@ export const FIXTURE_CALLS: Record<Format, Array<{ id: string | null; name: stri
  */
 export function assertReconstructed(actual: Reconstructed, upstream: Format, client: Format, scenario: 'text' | 'tools' | 'thinking', streaming: boolean, withUsage = true): void {
   const where = `${upstream} → ${client} (${scenario}, ${streaming ? 'stream' : 'whole'})`;
-  let want: { text: string; thinking: string; usage: { input: number; output: number }; finish: Finish };
+  // Anthropic counts no reasoning tokens: its clients have no field for them, its answers say none.
+  const reasoning = (tokens: number): number | null => (client === 'anthropic' ? null : upstream === 'anthropic' ? 0 : tokens);
+  let want: { text: string; thinking: string; usage: Usage; finish: Finish };
   switch (scenario) {
     case 'text':
-      want = { text: TEXT, thinking: '', usage: { input: 1117, output: 12 }, finish: 'stop' };
+      want = { text: TEXT, thinking: '', usage: { input: 1117, output: 12, cached: 1024, reasoning: reasoning(0) }, finish: 'stop' };
       break;
     case 'tools':
-      want = { text: upstream === 'anthropic' || upstream === 'gemini' ? 'Let me check both.' : '', thinking: '', usage: { input: 82, output: 40 }, finish: 'tool_calls' };
+      want = {
+        text: upstream === 'anthropic' || upstream === 'gemini' ? 'Let me check both.' : '',
+        thinking: '',
+        usage: { input: 82, output: 40, cached: 0, reasoning: reasoning(upstream === 'gemini' ? 10 : 0) },
+        finish: 'tool_calls',
+      };
       break;
     case 'thinking':
       want = {
         text: '223 is prime.',
         thinking: THOUGHT,
-        usage: { input: upstream === 'anthropic' ? 25 : 20, output: 60 },
+        usage: { input: upstream === 'anthropic' ? 25 : 20, output: 60, cached: 0, reasoning: reasoning(48) },
         finish: upstream === 'anthropic' ? 'stop_sequence' : upstream === 'responses' && !streaming ? 'length' : 'stop',
       };
       break;
   }
   assert.equal(actual.text, want.text, `${where}: visible text, no reasoning in it`);
   assert.equal(actual.thinking, want.thinking, `${where}: reasoning, apart from the text`);
-  assert.deepEqual(actual.usage, withUsage ? want.usage : null, `${where}: usage`);
+  assert.deepEqual(actual.usage, withUsage ? want.usage : null, `${where}: usage (input, output, cached, reasoning)`);
   assert.equal(actual.finish, FINISH_NAMES[client][want.finish], `${where}: finish reason`);
   const calls = scenario === 'tools' ? FIXTURE_CALLS[upstream] : [];
   assert.deepEqual(actual.calls.map((c) => ({ name: c.name, args: c.args })), calls.map((c) => ({ name: c.name, args: c.args })), `${where}: tool calls, arguments parsed as JSON`);
