@@ -155,6 +155,13 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
     return sendError(res, format, 502, `The upstream provider refused the gateway's credentials for '${model}' (HTTP ${lastError.status}); the operator must check that provider's api-keys.`, { kind: 'server' });
   }
   if (lastError !== null) {
+    const type = lastError.headers['content-type'];
+    const contentType = (Array.isArray(type) ? type[0] : type) ?? '';
+    if (!/\bjson\b/i.test(contentType)) {
+      // Not the API's answer (an HTML page from a proxy or load balancer in between): the client gets its own format.
+      const retryAfter = Number(lastError.headers['retry-after']);
+      return sendError(res, format, lastError.status, `The upstream for '${model}' answered ${lastError.status} with ${contentType === '' ? 'no content type' : contentType} instead of an API response.`, Number.isFinite(retryAfter) ? { retryAfterSeconds: retryAfter } : {});
+    }
     // The upstream's own answer, in the client's own format (same family): relay it as it came.
     res.statusCode = lastError.status;
     const headers = clientResponseHeaders(lastError.headers);
