@@ -471,3 +471,52 @@ export async function pool<T>(limit: number, tasks: ReadonlyArray<() => Promise<
   );
   return results;
 }
+
+// ---------------------------------------------------------------------------------------------
+// A forced GC in another process, through its inspector
+// ---------------------------------------------------------------------------------------------
+
+/** The inspector URL a process started with `--inspect=127.0.0.1:0` printed (its stderr reaches `text`). */
+export function inspectorUrl(text: string): string | null {
+  return /Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/[\w-]+)/.exec(text)?.[1] ?? null;
+}
+
+/**
+ * Runs a full garbage collection in the process behind `wsUrl` (HeapProfiler.collectGarbage) and
+ * returns its used heap afterwards (Runtime.getHeapUsage): a memory figure without the garbage
+ * that happens not to be collected yet.
+ */
+export async function collectGarbage(wsUrl: string, timeoutMs = 10_000): Promise<number> {
+  const { WebSocket } = await import('undici');
+  const socket = new WebSocket(wsUrl);
+  const pending = new Map<number, (result: unknown) => void>();
+  let nextId = 1;
+  socket.addEventListener('message', (event) => {
+    const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) pending.get(message.id)?.(message.result);
+  });
+  const call = (method: string): Promise<unknown> =>
+    new Promise((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      socket.send(JSON.stringify({ id, method }));
+    });
+  try {
+    return await within(
+      (async () => {
+        await new Promise<void>((resolve, reject) => {
+          socket.addEventListener('open', () => resolve(), { once: true });
+          socket.addEventListener('error', () => reject(new Error(`cannot connect to the inspector at ${wsUrl}`)), { once: true });
+        });
+        await call('HeapProfiler.enable');
+        await call('HeapProfiler.collectGarbage');
+        const usage = (await call('Runtime.getHeapUsage')) as { usedSize: number };
+        return usage.usedSize;
+      })(),
+      timeoutMs,
+      'a forced GC through the inspector',
+    );
+  } finally {
+    socket.close();
+  }
+}
