@@ -511,6 +511,26 @@ export function assertToolLoop(format: Format, recorded: RecordedRequest, calls:
   }
 }
 
+/** The signature Anthropic gave the thinking in its fixtures. */
+export const ANTHROPIC_SIGNATURE = 'EqQBCkYIBxgCIkBsigAnthropic==';
+
+/**
+ * A second turn after Anthropic's thinking answer (thinking fixture) reached Anthropic with the
+ * thinking as it was issued: the whole text under its own signature (Anthropic rejects a block
+ * whose text does not match), before the answer text, and thinking still on.
+ */
+export function assertSignedThinkingBack(recorded: RecordedRequest, redacted: boolean): void {
+  const body = obj(JSON.parse(recorded.body), 'the upstream body');
+  assert.equal(obj(body.thinking, 'thinking').type, 'enabled');
+  const messages = arr(body.messages, 'messages').map((m, i) => obj(m, `messages[${i}]`));
+  assert.equal(messages[1]?.role, 'assistant');
+  const content = arr(messages[1]?.content, 'the assistant turn').map((b, i) => obj(b, `block ${i}`));
+  const want: Json[] = [{ type: 'thinking', thinking: THOUGHT, signature: ANTHROPIC_SIGNATURE }];
+  if (redacted) want.push({ type: 'redacted_thinking', data: 'EmwKAhgBEgy3va3pzix/LafPsn4a' });
+  assert.deepEqual(content.slice(0, want.length), want);
+  assert.equal(content.slice(want.length).map((b) => (b.type === 'text' ? b.text : `<${String(b.type)}>`)).join(''), '223 is prime.');
+}
+
 // ---------------------------------------------------------------------------------------------
 // What a client reconstructs, in canonical terms, and what it must be for each fixture.
 

@@ -8,11 +8,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '@google/genai';
+import { ApiError, type Content } from '@google/genai';
 import { StreamingRequest } from '../helpers/cli.ts';
 import { askGemini, geminiParams, geminiToolLoop, genai, limitOf, type Ask, type GeminiMode } from '../helpers/translate-clients.ts';
 import {
   assertReconstructed,
+  assertSignedThinkingBack,
   assertToolLoop,
   assertValidRequest,
   CLIENT_KEY,
@@ -64,6 +65,19 @@ test('a Gemini client through the gateway to chat, Responses and Anthropic upstr
       assertReconstructed((await askGemini(client, 'generate', ask)).result, upstream, 'gemini', 'text', false);
       assertValidRequest(upstream, gw.last(upstream), { model: ask.model, stream: false, tools: false, maxTokens: undefined });
     });
+
+    if (upstream === 'anthropic') {
+      await t.test("gemini → anthropic: the SDK's model content, sent back (streamed thoughts in pieces included), returns Anthropic's signed thinking to it", async () => {
+        for (const mode of MODES) {
+          const { chunks } = await askGemini(client, mode, { model: model(upstream, 'thinking'), reasoning: true });
+          const params = geminiParams({ model: model(upstream, 'text'), reasoning: true });
+          (params.contents as Content[]).push({ role: 'model', parts: chunks.flatMap((c) => c.candidates?.[0]?.content?.parts ?? []) }, { role: 'user', parts: [{ text: 'And 227?' }] });
+          assert.equal((await client.models.generateContent(params)).text, TEXT);
+          // Gemini has no slot for Anthropic's redacted thinking: it does not come back.
+          assertSignedThinkingBack(gw.last(upstream), false);
+        }
+      });
+    }
 
     await t.test(`gemini → ${upstream}: the first text reaches the SDK while the upstream still holds the rest of its stream`, async () => {
       let text = '';

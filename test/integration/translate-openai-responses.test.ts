@@ -12,6 +12,7 @@ import OpenAI from 'openai';
 import { askResponses, limitOf, openai, responsesParams, responsesToolLoop, type Ask, type ResponsesMode } from '../helpers/translate-clients.ts';
 import {
   assertReconstructed,
+  assertSignedThinkingBack,
   assertToolLoop,
   assertValidRequest,
   FIXTURE_CALLS,
@@ -53,6 +54,18 @@ test('an OpenAI Responses client through the gateway to chat, Anthropic and Gemi
       assertValidRequest(upstream, recorded, { model: model(upstream, 'text'), stream: false, tools: true, maxTokens: limitOf(ask) });
       assertToolLoop(upstream, recorded, FIXTURE_CALLS[upstream].map((c, i) => ({ id: c.id ?? (first.calls[i]?.id as string), name: c.name, args: c.args, result: TOOL_RESULTS[c.name] as string })));
     });
+
+    if (upstream === 'anthropic') {
+      await t.test("responses → anthropic: the SDK's reasoning items, sent back, return Anthropic's signed thinking (and redacted thinking) to it", async () => {
+        for (const mode of MODES) {
+          const { response } = await askResponses(client, mode, { model: model(upstream, 'thinking'), reasoning: true });
+          const params = responsesParams({ model: model(upstream, 'text'), reasoning: true });
+          (params.input as OpenAI.Responses.ResponseInputItem[]).push(...(response.output as OpenAI.Responses.ResponseInputItem[]), { role: 'user', content: 'And 227?' });
+          assert.equal((await client.responses.create(params)).output_text, TEXT);
+          assertSignedThinkingBack(gw.last(upstream), true);
+        }
+      });
+    }
 
     await t.test(`responses → ${upstream}: the first text reaches the SDK while the upstream still holds the rest of its stream`, async () => {
       let text = '';

@@ -323,6 +323,23 @@ describe('reasoning', () => {
     assert.deepEqual(out.messages[1].content.map((b: any) => b.type), ['tool_use'], 'unsigned reasoning is not sent');
   });
 
+  it('joins a Gemini client’s streamed thought pieces into the one signed block Anthropic issued', () => {
+    // As @google/genai hands back a streamed answer: one part per chunk, the signature on its own empty part.
+    const parts = [
+      { text: 'Check divisors ', thought: true },
+      { text: 'up to 14.', thought: true },
+      { text: '', thought: true, thoughtSignature: 'anthropic:SIG1' },
+      { text: 'Again.', thought: true, thoughtSignature: 'anthropic:SIG2' },
+      { text: '223 is prime.' },
+    ];
+    const body = { contents: [{ role: 'user', parts: [{ text: 'hi' }] }, { role: 'model', parts }, { role: 'user', parts: [{ text: 'and 227?' }] }] };
+    assert.deepEqual(to('gemini', 'anthropic', body).messages[1].content, [
+      { type: 'thinking', thinking: 'Check divisors up to 14.', signature: 'SIG1' },
+      { type: 'thinking', thinking: 'Again.', signature: 'SIG2' },
+      { type: 'text', text: '223 is prime.' },
+    ]);
+  });
+
   it('sends Anthropic back only the thinking it signed itself, through any client format', () => {
     const reply = {
       content: [{ type: 'thinking', thinking: 'plan', signature: 'SIG' }, { type: 'redacted_thinking', data: 'RED' }, { type: 'tool_use', id: 'toolu_1', name: 'f', input: {} }],

@@ -25,7 +25,19 @@ export function readGeminiRequest(input: unknown): Request {
     const parts: Part[] = [];
     for (const [j, rawPart] of asArray(content.parts ?? [], `contents[${i}].parts`).entries()) {
       const part = readPart(asObject(rawPart, `contents[${i}].parts[${j}]`), `contents[${i}].parts[${j}]`, `call_${i}_${j}`, unanswered);
-      if (part) parts.push(part);
+      if (part === null) continue;
+      const previous = parts.at(-1);
+      if (part.type === 'thinking' && previous?.type === 'thinking' && previous.signature === undefined && previous.redacted === undefined) {
+        // A streamed thought comes back as the pieces it was streamed in, its signature on the last
+        // (often empty) one: they are one block, and the signature covers all of its text.
+        previous.text += part.text;
+        if (part.signature !== undefined) {
+          previous.signature = part.signature;
+          if (part.signer !== undefined) previous.signer = part.signer;
+        }
+        continue;
+      }
+      parts.push(part);
     }
     request.messages.push({ role, parts } satisfies Message);
   }
