@@ -5,7 +5,7 @@
  * upstream received is a valid request in its own format, and what a client must reconstruct.
  *
  * Models are named `via-<format>-<scenario>`: the format picks the upstream, the scenario what it
- * answers (`text`, `tools`, `thinking` from the fixtures; `e429`, `e400` its own error objects;
+ * answers (`text`, `tools`, `thinking` from the fixtures; `e429`, `e400`, `e503` its own error objects (Anthropic's overload is its 529);
  * `cut` a stream whose connection dies after the first text; `inband` a stream that reports its
  * own error event after the first text; `short` a stream that ends cleanly after the first text
  * without saying why it stopped; `held` the text stream, held after its first text until the test
@@ -29,7 +29,7 @@ export const UPSTREAM_KEYS: Record<Format, string> = {
   gemini: 'AIzaUpstreamTranslateGemini-2a3b4c5d',
 };
 
-export type Scenario = 'text' | 'tools' | 'thinking' | 'e429' | 'e400' | 'cut' | 'inband' | 'short' | 'held';
+export type Scenario = 'text' | 'tools' | 'thinking' | 'e429' | 'e400' | 'e503' | 'cut' | 'inband' | 'short' | 'held';
 
 export const model = (upstream: Format, scenario: Scenario): string => `via-${upstream}-${scenario}`;
 
@@ -55,31 +55,35 @@ function eventsUntilFirstText(format: Format): string[] {
 }
 
 /** What each upstream says when it refuses; the messages name the upstream so a test can see they came through. */
-export const UPSTREAM_ERRORS: Record<Format, { 429: unknown; 400: unknown; inband: string }> = {
+export const UPSTREAM_ERRORS: Record<Format, { 429: unknown; 400: unknown; 503: unknown; inband: string }> = {
   chat: {
     429: { error: { message: 'Rate limit reached for requests (fake chat upstream).', type: 'requests', param: null, code: 'rate_limit_exceeded' } },
     400: { error: { message: "Invalid 'temperature' (fake chat upstream).", type: 'invalid_request_error', param: 'temperature', code: 'invalid_value' } },
+    503: { error: { message: 'The engine is currently overloaded (fake chat upstream).', type: 'server_error', param: null, code: null } },
     inband: `data: ${JSON.stringify({ error: { message: 'The server had an error while processing your request (fake chat upstream).', type: 'server_error', param: null, code: null } })}\n\n`,
   },
   responses: {
     429: { error: { message: 'Rate limit reached for requests (fake responses upstream).', type: 'requests', param: null, code: 'rate_limit_exceeded' } },
     400: { error: { message: "Invalid 'temperature' (fake responses upstream).", type: 'invalid_request_error', param: 'temperature', code: 'invalid_value' } },
+    503: { error: { message: 'The engine is currently overloaded (fake responses upstream).', type: 'server_error', param: null, code: null } },
     inband: `event: error\ndata: ${JSON.stringify({ type: 'error', code: 'server_error', message: 'The server had an error while processing your request (fake responses upstream).', param: null, sequence_number: 5 })}\n\n`,
   },
   anthropic: {
     429: { type: 'error', error: { type: 'rate_limit_error', message: 'Number of request tokens has exceeded your rate limit (fake anthropic upstream).' }, request_id: 'req_011fake429' },
     400: { type: 'error', error: { type: 'invalid_request_error', message: 'temperature: out of range (fake anthropic upstream).' }, request_id: 'req_011fake400' },
+    503: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded (fake anthropic upstream).' }, request_id: 'req_011fake529' },
     inband: `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded (fake anthropic upstream).' } })}\n\n`,
   },
   gemini: {
     429: { error: { code: 429, message: 'Resource has been exhausted (fake gemini upstream).', status: 'RESOURCE_EXHAUSTED' } },
     400: { error: { code: 400, message: 'Invalid value at temperature (fake gemini upstream).', status: 'INVALID_ARGUMENT' } },
+    503: { error: { code: 503, message: 'The model is overloaded. Please try again later (fake gemini upstream).', status: 'UNAVAILABLE' } },
     inband: `data: ${JSON.stringify({ error: { code: 503, message: 'The model is overloaded (fake gemini upstream).', status: 'UNAVAILABLE' } })}\n\n`,
   },
 };
 
 /** The upstream's message, as the client's error should quote it. */
-export function upstreamErrorMessage(format: Format, status: 429 | 400): string {
+export function upstreamErrorMessage(format: Format, status: 429 | 400 | 503): string {
   const body = UPSTREAM_ERRORS[format][status] as { error: { message: string } };
   return body.error.message;
 }
@@ -178,6 +182,8 @@ async function formatUpstream(t: TestContext, format: Format, hold: Hold): Promi
         return json(res, 429, UPSTREAM_ERRORS[format][429]);
       case 'e400':
         return json(res, 400, UPSTREAM_ERRORS[format][400]);
+      case 'e503':
+        return json(res, format === 'anthropic' ? 529 : 503, UPSTREAM_ERRORS[format][503]);
       case 'cut':
         return writeStream(res, eventsUntilFirstText(format), 'cut');
       case 'inband':

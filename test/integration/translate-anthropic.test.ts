@@ -65,8 +65,8 @@ test('an Anthropic client through the gateway to chat, Responses and Gemini upst
       assert.equal(text, TEXT);
     });
 
-    await t.test(`anthropic → ${upstream}: the upstream's 429 and 400 raise RateLimitError and BadRequestError, streaming or not`, async () => {
-      for (const [scenario, status, type] of [['e429', 429, Anthropic.RateLimitError], ['e400', 400, Anthropic.BadRequestError]] as const) {
+    await t.test(`anthropic → ${upstream}: the upstream's 429, 400 and 503 (Anthropic's 529) raise RateLimitError, BadRequestError and InternalServerError, streaming or not`, async () => {
+      for (const [scenario, status, type] of [['e429', 429, Anthropic.RateLimitError], ['e400', 400, Anthropic.BadRequestError], ['e503', 503, Anthropic.InternalServerError]] as const) {
         const params = messageParams({ model: model(upstream, scenario) });
         for (const call of [() => client.messages.create(params), () => client.messages.create({ ...params, stream: true }), () => client.messages.stream(params).finalMessage()]) {
           await assert.rejects(call(), (error: unknown) => {

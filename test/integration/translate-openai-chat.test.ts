@@ -72,8 +72,8 @@ test('an OpenAI chat client through the gateway to Responses, Anthropic and Gemi
       assert.equal(text, TEXT);
     });
 
-    await t.test(`chat → ${upstream}: the upstream's 429 and 400 raise RateLimitError and BadRequestError, streaming or not`, async () => {
-      for (const [scenario, status, type] of [['e429', 429, OpenAI.RateLimitError], ['e400', 400, OpenAI.BadRequestError]] as const) {
+    await t.test(`chat → ${upstream}: the upstream's 429, 400 and 503 (Anthropic's 529) raise RateLimitError, BadRequestError and InternalServerError, streaming or not`, async () => {
+      for (const [scenario, status, type] of [['e429', 429, OpenAI.RateLimitError], ['e400', 400, OpenAI.BadRequestError], ['e503', 503, OpenAI.InternalServerError]] as const) {
         for (const stream of [false, true]) {
           const params = { model: model(upstream, scenario), messages: [{ role: 'user' as const, content: 'hi' }] };
           await assert.rejects(stream ? client.chat.completions.create({ ...params, stream: true }) : client.chat.completions.create(params), (error: unknown) => {

@@ -78,8 +78,8 @@ test('an OpenAI Responses client through the gateway to chat, Anthropic and Gemi
       assert.equal(text, TEXT);
     });
 
-    await t.test(`responses → ${upstream}: the upstream's 429 and 400 raise RateLimitError and BadRequestError, streaming or not`, async () => {
-      for (const [scenario, status, type] of [['e429', 429, OpenAI.RateLimitError], ['e400', 400, OpenAI.BadRequestError]] as const) {
+    await t.test(`responses → ${upstream}: the upstream's 429, 400 and 503 (Anthropic's 529) raise RateLimitError, BadRequestError and InternalServerError, streaming or not`, async () => {
+      for (const [scenario, status, type] of [['e429', 429, OpenAI.RateLimitError], ['e400', 400, OpenAI.BadRequestError], ['e503', 503, OpenAI.InternalServerError]] as const) {
         const params = responsesParams({ model: model(upstream, scenario) });
         for (const call of [() => client.responses.create(params), () => client.responses.create({ ...params, stream: true }), () => client.responses.stream(params).finalResponse()]) {
           await assert.rejects(call(), (error: unknown) => {
