@@ -13,6 +13,8 @@
  *                                 (default -10 as root, so other work on the machine disturbs less)
  *   npm run bench -- --upstream node  non-streaming scenario against the Node fake upstream
  *                                 (default: nginx serving the same fixed answer, when installed)
+ *   npm run bench -- --rounds N --seconds S --subjects direct,ai-proxy,compare  (non-streaming scenario)
+ *   npm run bench -- --app DIR     bench another build instead of this checkout's dist/
  *   npm run bench -- --compare DIR  also run another build (DIR holds bin/, dist/, package.json)
  *                                 as "ai-proxy (compare)" in the same interleaved rounds: A/B a change
  *                                 (--compare-access-log: with its access log on)
@@ -43,6 +45,10 @@ const { values: args } = parseArgs({
     streams: { type: 'string' },
     keep: { type: 'boolean', default: false },
     compare: { type: 'string' },
+    app: { type: 'string' },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    subjects: { type: 'string' },
     'compare-access-log': { type: 'boolean', default: false },
     nice: { type: 'string' },
     upstream: { type: 'string' },
@@ -51,10 +57,11 @@ const { values: args } = parseArgs({
 const quick = args.quick === true;
 const ALL = ['overhead', 'streaming', 'held', 'lifecycle', 'profile'];
 const selected = new Set(args.only !== undefined ? args.only.split(',').map((s) => s.trim()) : [...ALL, ...(args.soak === true ? ['soak'] : [])]);
+const overheadDefaults = quick
+  ? { connections: 64, seconds: 3, rounds: 2, warmupSeconds: 1, sequentialSeconds: 2, sequentialRounds: 1 }
+  : { connections: 64, seconds: 8, rounds: 3, warmupSeconds: 3, sequentialSeconds: 4, sequentialRounds: 2 };
 const settings = {
-  overhead: quick
-    ? { connections: 64, seconds: 3, rounds: 2, warmupSeconds: 1, sequentialSeconds: 2, sequentialRounds: 1 }
-    : { connections: 64, seconds: 8, rounds: 3, warmupSeconds: 3, sequentialSeconds: 4, sequentialRounds: 2 },
+  overhead: { ...overheadDefaults, rounds: Number(args.rounds ?? overheadDefaults.rounds), seconds: Number(args.seconds ?? overheadDefaults.seconds) },
   streaming: quick ? { ttfbCount: 150, floodEvents: 200_000, pacedEvents: 300, pacedIntervalMs: 5 } : { ttfbCount: 500, floodEvents: 1_000_000, pacedEvents: 1_000, pacedIntervalMs: 4 },
   streams: Number(args.streams ?? (quick ? 2_000 : 10_000)),
   streamsRequested: 0,
@@ -99,11 +106,12 @@ function raisePriority(): number {
 
 /** A private copy of the built gateway (others may rebuild dist/ meanwhile) and the bundled helpers. */
 async function prepareKit(dir: string): Promise<void> {
-  if (!existsSync(join(root, 'dist/cli.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does it first)');
+  const app = args.app === undefined ? root : resolve(args.app);
+  if (!existsSync(join(app, 'dist/cli.js'))) throw new Error(`${app}/dist/ is missing: run \`npm run build\` (npm run bench does it first)`);
   mkdirSync(join(dir, 'app'), { recursive: true });
-  cpSync(join(root, 'bin'), join(dir, 'app/bin'), { recursive: true });
-  cpSync(join(root, 'dist'), join(dir, 'app/dist'), { recursive: true });
-  copyFileSync(join(root, 'package.json'), join(dir, 'app/package.json'));
+  cpSync(join(app, 'bin'), join(dir, 'app/bin'), { recursive: true });
+  cpSync(join(app, 'dist'), join(dir, 'app/dist'), { recursive: true });
+  copyFileSync(join(app, 'package.json'), join(dir, 'app/package.json'));
   await build({
     entryPoints: [join(root, 'bench/fake-upstream.ts'), join(root, 'bench/forwarder.ts')],
     outdir: dir,
@@ -201,7 +209,8 @@ async function main(): Promise<number> {
         ...(nginx === null ? [] : [{ label: 'nginx', service: nginx }]),
         { label: 'http-proxy-3', service: forwarder },
       ];
-      const r = await runOverhead(kit, subjects, settings.overhead, log);
+      const wanted = args.subjects?.split(',').map((w) => w.trim());
+      const r = await runOverhead(kit, wanted === undefined ? subjects : subjects.filter((x) => wanted.some((w) => x.label === w || x.label.startsWith(`${w} `) || (w === 'compare' && x.label.includes('compare')))), settings.overhead, log);
       out.overhead = r.results;
       texts.push(r.text);
       targets.push(...r.targets);
@@ -294,7 +303,7 @@ async function main(): Promise<number> {
   out.targets = targets;
   out.failures = failures;
 
-  const header = `# ai-proxy bench — ${out.at} (${quick ? 'quick' : 'full'}); ${machine.cpus} × ${machine.cpuModel}; node ${machine.node}; ${machine.loadTool}${machine.nginx === null ? '' : `; ${machine.nginx}`}\n# ${machine.cores}; nice ${machine.nice}\n# load average at start ${machine.loadAverageAtStart.join(' ')}, at end ${(out.loadAverageAtEnd as number[]).join(' ')}: ratios are only comparable within one run`;
+  const header = `# ai-proxy bench — ${out.at} (${quick ? 'quick' : 'full'}); ${machine.cpus} × ${machine.cpuModel}; node ${machine.node}; ${machine.loadTool}${machine.nginx === null ? '' : `; ${machine.nginx}`}\n# ${machine.cores}; nice ${machine.nice}\n# load average at start ${machine.loadAverageAtStart.join(' ')}, at end ${(out.loadAverageAtEnd as number[]).join(' ')}: ratios are only comparable within one run${notes.map((n) => `\n# note: ${n}`).join('')}`;
   const targetText = table(
     'Targets',
     ['figure', 'value', 'target', 'met'],

@@ -6,6 +6,7 @@
  * original bytes unless the model id must be rewritten.
  */
 import { isUtf8 } from 'node:buffer';
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errors as undiciErrors, request as undiciRequest, type Dispatcher } from 'undici';
 import { extractKey } from '../auth/extract-key.ts';
@@ -174,6 +175,22 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   sendError(res, format, step.status, `No upstream could serve '${model}': ${step.message}`);
 }
 
+/**
+ * Aborts one upstream call. undici takes an EventEmitter as its signal: a fraction of the cost of
+ * an AbortController (an EventTarget, with its listener bookkeeping), paid on every request.
+ */
+class UpstreamAbort extends EventEmitter {
+  aborted = false;
+  reason: Error | undefined = undefined;
+
+  abort(reason: Error): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+}
+
 type TryResult =
   | { kind: 'relayed'; label: string }
   | { kind: 'http'; label: string; outcome: UpstreamOutcome; status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
@@ -222,7 +239,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     if (provider.type !== 'anthropic') delete headers['anthropic-version'];
   }
 
-  const abort = new AbortController();
+  const abort = new UpstreamAbort();
   const onClose = (): void => abort.abort(new Error('client disconnected'));
   res.once('close', onClose);
   const onShutdown = (): void => abort.abort(new Error('the gateway is shutting down'));
@@ -248,12 +265,12 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   let response: Dispatcher.ResponseData;
   const sentAt = Date.now();
   try {
-    response = await undiciRequest(url, { method: 'POST', headers, body: payload, dispatcher, signal: abort.signal });
+    response = await undiciRequest(url, { method: 'POST', headers, body: payload, dispatcher, signal: abort });
   } catch (error) {
     cleanup();
     stopTimer();
     if (timedOut) return { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } };
-    if (abort.signal.aborted) return { kind: 'relayed', label: 'aborted' };
+    if (abort.aborted) return { kind: 'relayed', label: 'aborted' };
     const timeout = error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError || error instanceof undiciErrors.BodyTimeoutError;
     return timeout ? { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } } : { kind: 'failed', label: 'network_error', outcome: { kind: 'network', error } };
   }
@@ -314,9 +331,10 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   if (eventStream) {
     res.removeHeader('content-length');
     ctx.onStream(true);
-    // A stream's client sees the headers at once. Any other answer sends them with the first
-    // body chunk: flushing them alone costs one more write (and packet) per request.
-    res.flushHeaders();
+    // A stream's client sees the headers at once, together with the first event when the
+    // upstream sent both in one go (it is already buffered: one write, one wake-up for the
+    // client). Any other answer sends them with its body: alone they cost one more write.
+    if (response.body.readableLength === 0) res.flushHeaders();
   }
   cleanup();
   let translator: ReturnType<typeof createStreamTranslator> | null = null;
