@@ -520,3 +520,20 @@ export async function collectGarbage(wsUrl: string, timeoutMs = 10_000): Promise
     socket.close();
   }
 }
+
+/**
+ * The cleanup of last resort for an instance: when the test ends, SIGKILL every process whose
+ * command line names its directory (launchers, servers, commands), whatever state a failed
+ * assertion left them in.
+ */
+export function killInstanceOnExit(t: TestContext, dir: string): void {
+  t.after(() => {
+    for (const p of processesMatching(dir)) {
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  });
+}

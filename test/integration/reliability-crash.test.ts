@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { instance, isAlive, runCli, serverPidOf, startDaemon, waitUntil } from '../helpers/cli.ts';
-import { exchange, isFlocked, processesMatching, processGroupMembers, procInfo, randomInt, scriptedChat, scriptedUpstream, seededRandom, testSeed, within, type Exchange } from '../helpers/reliability.ts';
+import { exchange, isFlocked, processesMatching, processGroupMembers, procInfo, randomInt, scriptedChat, scriptedUpstream, seededRandom, testSeed, within, type Exchange, killInstanceOnExit } from '../helpers/reliability.ts';
 
 type Victim = 'server' | 'launcher' | 'both';
 const ROUNDS_PER_VICTIM = 4;
@@ -19,6 +19,7 @@ test('crash matrix: SIGKILL the server, the launcher or both under load; nothing
   t.diagnostic(`seed ${seed} (REL_SEED replays it)`);
   const up = await scriptedUpstream(t);
   const inst = instance(t, `listen:\n  host: 127.0.0.1\n  port: 0\nshutdown-timeout: 5s\nproviders:\n${up.providerYaml('up', ['rel-model'])}`);
+  killInstanceOnExit(t, inst.dir);
   const status = (): Promise<number | null> => runCli(['status', '--pid-file', inst.pidFile], { env: inst.env }).then((r) => r.code);
 
   // Every victim ROUNDS_PER_VICTIM times, in a seeded order.

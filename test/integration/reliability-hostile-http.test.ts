@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { get, instance, runCli, serverPidOf, startDaemon } from '../helpers/cli.ts';
 import { fakeUpstream, json } from '../helpers/fake-upstream.ts';
-import { exchange, rawExchange, scriptedChat, scriptedUpstream, type RawResponse, type RawResult } from '../helpers/reliability.ts';
+import { exchange, rawExchange, scriptedChat, scriptedUpstream, type RawResponse, type RawResult, killInstanceOnExit } from '../helpers/reliability.ts';
 
 const CLIENT_KEY = 'sk-hostile-client-7c41d2e9b0';
 const ADMIN_KEY = 'sk-hostile-admin-3f8a61c5d2';
@@ -167,6 +167,7 @@ test('hostile HTTP input: every malformed request gets its 4xx in the client for
     '',
   ].join('\n');
   const inst = instance(t, yaml, { H_CLIENT_KEY: CLIENT_KEY, H_ADMIN_KEY: ADMIN_KEY, H_UPSTREAM_KEY: UPSTREAM_KEY, H_GEMINI_KEY: GEMINI_KEY });
+  killInstanceOnExit(t, inst.dir);
   const { pid, url } = await startDaemon(inst);
   const server = await serverPidOf(pid);
   const port = Number(new URL(url).port);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { get, instance, runCli, startDaemon, waitUntil } from '../helpers/cli.ts';
-import { exchange, within, pick, randomInt, scriptedChat, scriptedUpstream, seededRandom, testSeed, type Exchange } from '../helpers/reliability.ts';
+import { exchange, within, pick, randomInt, scriptedChat, scriptedUpstream, seededRandom, testSeed, type Exchange, killInstanceOnExit } from '../helpers/reliability.ts';
 
 const CLIENT_KEY = 'sk-rel-client-5f1c0e9a7d3b';
 const ADMIN_KEY = 'sk-rel-admin-88e2b6c4a1f0';
@@ -65,6 +65,7 @@ test('reload under load: every path, valid and invalid configs, zero failed requ
   };
 
   const inst = instance(t, validYaml(0), { REL_CLIENT_KEY: CLIENT_KEY, REL_ADMIN_KEY: ADMIN_KEY });
+  killInstanceOnExit(t, inst.dir);
   const { pid, url } = await startDaemon(inst);
   const auth = { authorization: `Bearer ${CLIENT_KEY}` };
   const generation = async (): Promise<number> => ((await (await get(`${url}/readyz`)).json()) as { generation: number }).generation;
@@ -108,6 +109,8 @@ test('reload under load: every path, valid and invalid configs, zero failed requ
       }
       const ok = result.status === 200 && result.complete && (toMock ? /^mock revision \d+/.test(content) : content === `reply to ${id}`);
       if (!ok) failures.push(`request ${id} (${toMock ? 'mock' : 'upstream'}): status ${result.status}, error ${result.error}: ${result.body.toString('utf8').slice(0, 300)}`);
+      // Paced, so that the load leaves CPU for the reloads and for test files running alongside.
+      await new Promise((resolve) => setTimeout(resolve, 5));
     }
   };
   // Two long streams span (nearly) every reload; four slots keep shorter streams starting throughout.
@@ -187,6 +190,7 @@ test('a request whose body is still arriving when a reload replaces its upstream
   const yaml = (idle: string): string =>
     `listen:\n  host: 127.0.0.1\n  port: 0\nproviders:\n${up.providerYaml('up', ['rel-model'], `    timeouts:\n      idle: ${idle}\n`)}`;
   const inst = instance(t, yaml('30s'));
+  killInstanceOnExit(t, inst.dir);
   const { url } = await startDaemon(inst);
   const results: Exchange[] = [];
   for (let round = 0; round < 3; round++) {

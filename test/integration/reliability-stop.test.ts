@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { connectRefused, Foreground, instance, runCli, serverPidOf, startDaemon, waitUntil, type Instance } from '../helpers/cli.ts';
-import { exchange, processesMatching, within, scriptedChat, scriptedMessages, scriptedUpstream, type Exchange, type ScriptedUpstream } from '../helpers/reliability.ts';
+import { exchange, processesMatching, within, scriptedChat, scriptedMessages, scriptedUpstream, type Exchange, type ScriptedUpstream, killInstanceOnExit } from '../helpers/reliability.ts';
 
 /** The launcher's own deadline grace after the shutdown timeout (KILL_GRACE_MS in supervisor.ts). */
 const KILL_GRACE_MS = 2_000;
@@ -40,6 +40,7 @@ function splitCut(body: string): { relayed: string; error: string } {
 test('SIGTERM with streams shorter than the timeout: every stream and request completes, byte-exact, exit 0', { timeout: 60_000 }, async (t) => {
   const up = await scriptedUpstream(t);
   const inst = instance(t, yamlFor(up, '8s'));
+  killInstanceOnExit(t, inst.dir);
   const run = foreground(t, inst);
   const url = await run.url();
   const port = Number(new URL(url).port);
@@ -84,6 +85,7 @@ test('SIGTERM with streams longer than the timeout: cut at the deadline with an 
   const up = await scriptedUpstream(t);
   const timeoutMs = 1_000;
   const inst = instance(t, yamlFor(up, '1s'));
+  killInstanceOnExit(t, inst.dir);
   const run = foreground(t, inst);
   const url = await run.url();
   const serverPid = await serverPidOf(run.child.pid as number);
@@ -136,6 +138,7 @@ test('SIGTERM with streams longer than the timeout: cut at the deadline with an 
 test('ai-proxy stop --timeout with streams longer than it: exit 2 and "forced" reported, nothing left', { timeout: 60_000 }, async (t) => {
   const up = await scriptedUpstream(t);
   const inst = instance(t, yamlFor(up, '30s'));
+  killInstanceOnExit(t, inst.dir);
   const { url } = await startDaemon(inst);
   const ids = Array.from({ length: 3 }, (_, i) => `daemon-${i}`);
   const streams = ids.map((id) => exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id, events: 200, gapMs: 50 }, true), { timeoutMs: 20_000 }));

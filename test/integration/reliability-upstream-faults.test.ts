@@ -27,6 +27,7 @@ import {
   scriptOf,
   type Exchange,
   type Script,
+  killInstanceOnExit,
 } from '../helpers/reliability.ts';
 
 type Fault = 'reset-before' | 'reset-mid' | 'stall-first' | 'stall-after' | 'garbage-sse' | 'html-502' | 'rate-limited' | 'truncated-json';
@@ -129,6 +130,7 @@ test('upstream faults end in a clean client error or a failover, and memory retu
   ].join('\n');
   // The server's inspector (test only) lets the memory check force a full GC before each reading.
   const inst = instance(t, yaml, { NODE_OPTIONS: '--inspect=127.0.0.1:0' });
+  killInstanceOnExit(t, inst.dir);
   const { pid, url } = await startDaemon(inst);
   const server = await serverPidOf(pid);
   const inspector = await waitUntil('the server printed its inspector URL', () => inspectorUrl(readFileSync(inst.logFile, 'utf8')) ?? undefined);
