@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
 import { GoogleGenAI, Type, type Content, type GenerateContentParameters, type GenerateContentResponse } from '@google/genai';
 import OpenAI from 'openai';
-import { CLIENT_KEY, MAX_TOKENS, QUESTION, SYSTEM, TEMPERATURE, TOOL_RESULTS, WEATHER_PARAMS, type Call, type Reconstructed, type Usage } from './translate-upstreams.ts';
+import { zodResponseFormat, zodTextFormat } from 'openai/helpers/zod';
+import { jsonSchemaOutputFormat } from '@anthropic-ai/sdk/helpers/json-schema';
+import { z } from 'zod';
+import { CLIENT_KEY, MAX_TOKENS, PERSON_SCHEMA, QUESTION, SYSTEM, TEMPERATURE, TOOL_RESULTS, WEATHER_PARAMS, type Call, type Reconstructed, type Usage } from './translate-upstreams.ts';
 
 export interface Ask {
   model: string;
@@ -474,4 +477,49 @@ export async function geminiToolLoop(client: GoogleGenAI, ask: Ask, chunks: Gene
   );
   const response = await client.models.generateContent(params);
   return response.text ?? '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Structured output, parsed by each SDK's own helper where it has one.
+
+const STRUCTURED_QUESTION = 'Who wrote the first program? Answer as JSON.';
+
+/** As users declare it: a zod schema, turned into each SDK's format by its own zod helper. */
+const Person = z.object({ name: z.string(), born: z.number().int() });
+
+/** `chat.completions.parse` or the stream helper's final completion, with a zod format: `message.parsed`. */
+export async function chatStructured(client: OpenAI, model: string, streaming: boolean): Promise<unknown> {
+  const params = { model, messages: [{ role: 'user' as const, content: STRUCTURED_QUESTION }], response_format: zodResponseFormat(Person, 'person') };
+  const completion = streaming ? await client.chat.completions.stream(params).finalChatCompletion() : await client.chat.completions.parse(params);
+  return completion.choices[0]?.message.parsed;
+}
+
+/** `responses.parse` or the stream helper's final response, with a zod format: `output_parsed`. */
+export async function responsesStructured(client: OpenAI, model: string, streaming: boolean): Promise<unknown> {
+  const params = { model, input: STRUCTURED_QUESTION, text: { format: zodTextFormat(Person, 'person') } };
+  const response = streaming ? await client.responses.stream(params).finalResponse() : await client.responses.parse(params);
+  return response.output_parsed;
+}
+
+/** `messages.parse` or the stream helper's final message, with `output_config.format` from a JSON schema: `parsed_output`. */
+export async function anthropicStructured(client: Anthropic, model: string, streaming: boolean): Promise<unknown> {
+  const params = { model, max_tokens: MAX_TOKENS, messages: [{ role: 'user' as const, content: STRUCTURED_QUESTION }], output_config: { format: jsonSchemaOutputFormat(PERSON_SCHEMA) } };
+  const message = streaming ? await client.messages.stream(params).finalMessage() : await client.messages.parse(params);
+  return message.parsed_output;
+}
+
+/** `responseMimeType` + Gemini's `responseSchema`; the SDK has no parser: the text, parsed. */
+export async function geminiStructured(client: GoogleGenAI, model: string, streaming: boolean): Promise<unknown> {
+  const params: GenerateContentParameters = {
+    model,
+    contents: STRUCTURED_QUESTION,
+    config: {
+      responseMimeType: 'application/json',
+      responseSchema: { type: Type.OBJECT, properties: { name: { type: Type.STRING }, born: { type: Type.INTEGER } }, required: ['name', 'born'] },
+    },
+  };
+  if (!streaming) return JSON.parse((await client.models.generateContent(params)).text ?? '');
+  let text = '';
+  for await (const chunk of await client.models.generateContentStream(params)) text += chunk.text ?? '';
+  return JSON.parse(text);
 }

@@ -5,7 +5,8 @@
  * upstream received is a valid request in its own format, and what a client must reconstruct.
  *
  * Models are named `via-<format>-<scenario>`: the format picks the upstream, the scenario what it
- * answers (`text`, `tools`, `thinking` from the fixtures; `e429`, `e400`, `e503` its own error objects (Anthropic's overload is its 529);
+ * answers (`text`, `tools`, `thinking` from the fixtures; `structured` a JSON answer (Anthropic's
+ * through its forced tool, the others as text); `e429`, `e400`, `e503` its own error objects (Anthropic's overload is its 529);
  * `cut` a stream whose connection dies after the first text; `inband` a stream that reports its
  * own error event after the first text; `short` a stream that ends cleanly after the first text
  * without saying why it stopped; `held` the text stream, held after its first text until the test
@@ -29,7 +30,7 @@ export const UPSTREAM_KEYS: Record<Format, string> = {
   gemini: 'AIzaUpstreamTranslateGemini-2a3b4c5d',
 };
 
-export type Scenario = 'text' | 'tools' | 'thinking' | 'e429' | 'e400' | 'e503' | 'cut' | 'inband' | 'short' | 'held';
+export type Scenario = 'text' | 'tools' | 'thinking' | 'structured' | 'e429' | 'e400' | 'e503' | 'cut' | 'inband' | 'short' | 'held';
 
 export const model = (upstream: Format, scenario: Scenario): string => `via-${upstream}-${scenario}`;
 
@@ -132,6 +133,26 @@ function writeStream(res: ServerResponse, events: string[], then: 'end' | 'cut' 
   else if (then !== 'cut') res.end(then.last);
 }
 
+/** The answer to a structured-output request. */
+export const PERSON = { name: 'Ada Lovelace', born: 1815 };
+export const PERSON_SCHEMA = {
+  type: 'object',
+  properties: { name: { type: 'string' }, born: { type: 'integer' } },
+  required: ['name', 'born'],
+  additionalProperties: false,
+} as const;
+
+/** A text fixture retold as the JSON answer, in the same pieces (what a chat, Responses or Gemini upstream sends for structured output). */
+function asJsonAnswer(text: string): string {
+  const pieces = ['{"name":', '"Ada Lovelace",', '"born":1815}'] as const;
+  const inJson = (value: string): string => JSON.stringify(value).slice(1, -1);
+  return text
+    .replaceAll(inJson(TEXT), inJson(pieces.join('')))
+    .replaceAll('"Berlin"', JSON.stringify(pieces[0]))
+    .replaceAll('" is the capital"', JSON.stringify(pieces[1]))
+    .replaceAll('" of Germany. 🇩🇪"', JSON.stringify(pieces[2]));
+}
+
 /** How long a `held` stream waits for the test before it goes on anyway (the test then fails). */
 const HOLD_MS = 5_000;
 
@@ -178,6 +199,13 @@ async function formatUpstream(t: TestContext, format: Format, hold: Hold): Promi
       case 'thinking':
         if (stream) return writeStream(res, fixtureEvents(format, scenario), 'end');
         return json(res, 200, JSON.parse(fixture(`responses/${format}/${scenario}.json`)));
+      case 'structured':
+        if (format === 'anthropic') {
+          if (stream) return writeStream(res, fixtureEvents(format, 'structured'), 'end');
+          return json(res, 200, JSON.parse(fixture('responses/anthropic/structured.json')));
+        }
+        if (stream) return writeStream(res, fixtureEvents(format, 'text').map(asJsonAnswer), 'end');
+        return json(res, 200, JSON.parse(asJsonAnswer(fixture(`responses/${format}/text.json`))));
       case 'e429':
         return json(res, 429, UPSTREAM_ERRORS[format][429]);
       case 'e400':
@@ -447,6 +475,44 @@ export function assertValidRequest(format: Format, recorded: RecordedRequest, wa
     }
   }
   return body;
+}
+
+/** A structured-output request reached the upstream as that format asks for JSON (Anthropic: a forced tool). */
+export function assertStructuredRequest(format: Format, recorded: RecordedRequest): void {
+  assertAuth(format, recorded);
+  const body = obj(JSON.parse(recorded.body), 'the upstream body');
+  let schema: unknown;
+  switch (format) {
+    case 'chat': {
+      const rf = obj(body.response_format, 'response_format');
+      assert.equal(rf.type, 'json_schema');
+      schema = obj(rf.json_schema, 'json_schema').schema;
+      break;
+    }
+    case 'responses': {
+      const f = obj(obj(body.text, 'text').format, 'text.format');
+      assert.equal(f.type, 'json_schema');
+      schema = f.schema;
+      break;
+    }
+    case 'anthropic': {
+      const tools = arr(body.tools, 'tools').map((x, i) => obj(x, `tools[${i}]`));
+      const tool = tools.find((x) => x.name === 'json_response');
+      assert.ok(tool, `the structured-output tool: ${JSON.stringify(tools)}`);
+      assert.deepEqual(body.tool_choice, { type: 'tool', name: 'json_response' });
+      schema = tool.input_schema;
+      break;
+    }
+    case 'gemini': {
+      const config = obj(body.generationConfig, 'generationConfig');
+      assert.equal(config.responseMimeType, 'application/json');
+      schema = config.responseSchema ?? config.responseJsonSchema;
+      break;
+    }
+  }
+  const s = obj(schema, 'the schema');
+  assert.deepEqual(Object.keys(obj(s.properties, 'properties')), ['name', 'born']);
+  assert.deepEqual(s.required, ['name', 'born']);
 }
 
 /** A tool call as the upstream emitted it in its answer, and how its result must come back. */

@@ -9,15 +9,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import { anthropic, anthropicToolLoop, askAnthropic, limitOf, messageParams, type AnthropicMode, type Ask } from '../helpers/translate-clients.ts';
+import { anthropicStructured, anthropic, anthropicToolLoop, askAnthropic, limitOf, messageParams, type AnthropicMode, type Ask } from '../helpers/translate-clients.ts';
 import {
   assertReconstructed,
+  assertStructuredRequest,
   assertToolLoop,
   assertValidRequest,
   FIXTURE_CALLS,
   MID_STREAM_FAILURES,
   midStreamMessage,
   model,
+  PERSON,
   TEXT,
   TOOL_RESULTS,
   upstreamErrorMessage,
@@ -52,6 +54,13 @@ test('an Anthropic client through the gateway to chat, Responses and Gemini upst
       const recorded = gw.last(upstream);
       assertValidRequest(upstream, recorded, { model: model(upstream, 'text'), stream: false, tools: true, maxTokens: limitOf(ask) });
       assertToolLoop(upstream, recorded, FIXTURE_CALLS[upstream].map((c, i) => ({ id: c.id ?? (first.calls[i]?.id as string), name: c.name, args: c.args, result: TOOL_RESULTS[c.name] as string })));
+    });
+
+    await t.test(`anthropic → ${upstream}: structured output: messages.parse and the stream helper give parsed_output (output_config.format)`, async () => {
+      for (const streaming of [false, true]) {
+        assert.deepEqual(await anthropicStructured(client, model(upstream, 'structured'), streaming), PERSON, `streaming: ${streaming}`);
+        assertStructuredRequest(upstream, gw.last(upstream));
+      }
     });
 
     await t.test(`anthropic → ${upstream}: the first text reaches the SDK while the upstream still holds the rest of its stream`, async () => {

@@ -10,9 +10,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, type Content } from '@google/genai';
 import { StreamingRequest } from '../helpers/cli.ts';
-import { askGemini, geminiParams, geminiToolLoop, genai, limitOf, type Ask, type GeminiMode } from '../helpers/translate-clients.ts';
+import { geminiStructured, askGemini, geminiParams, geminiToolLoop, genai, limitOf, type Ask, type GeminiMode } from '../helpers/translate-clients.ts';
 import {
   assertReconstructed,
+  assertStructuredRequest,
   assertSignedThinkingBack,
   assertToolLoop,
   assertValidRequest,
@@ -21,6 +22,7 @@ import {
   MID_STREAM_FAILURES,
   midStreamMessage,
   model,
+  PERSON,
   TEXT,
   TOOL_RESULTS,
   upstreamErrorMessage,
@@ -78,6 +80,13 @@ test('a Gemini client through the gateway to chat, Responses and Anthropic upstr
         }
       });
     }
+
+    await t.test(`gemini → ${upstream}: structured output: responseSchema answers parse as the object, whole and streamed`, async () => {
+      for (const streaming of [false, true]) {
+        assert.deepEqual(await geminiStructured(client, model(upstream, 'structured'), streaming), PERSON, `streaming: ${streaming}`);
+        assertStructuredRequest(upstream, gw.last(upstream));
+      }
+    });
 
     await t.test(`gemini → ${upstream}: the first text reaches the SDK while the upstream still holds the rest of its stream`, async () => {
       let text = '';

@@ -8,15 +8,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { askChat, chatToolLoop, limitOf, openai, type Ask, type ChatMode } from '../helpers/translate-clients.ts';
+import { chatStructured, askChat, chatToolLoop, limitOf, openai, type Ask, type ChatMode } from '../helpers/translate-clients.ts';
 import {
   assertReconstructed,
+  assertStructuredRequest,
   assertToolLoop,
   assertValidRequest,
   FIXTURE_CALLS,
   MID_STREAM_FAILURES,
   midStreamMessage,
   model,
+  PERSON,
   TEXT,
   TOOL_RESULTS,
   upstreamErrorMessage,
@@ -58,6 +60,13 @@ test('an OpenAI chat client through the gateway to Responses, Anthropic and Gemi
       const ask: Ask = { model: model(upstream, 'text'), maxTokens: null };
       assertReconstructed(await askChat(client, 'create', ask), upstream, 'chat', 'text', false);
       assertValidRequest(upstream, gw.last(upstream), { model: ask.model, stream: false, tools: false, maxTokens: undefined });
+    });
+
+    await t.test(`chat → ${upstream}: structured output: client.chat.completions.parse and the stream helper give message.parsed`, async () => {
+      for (const streaming of [false, true]) {
+        assert.deepEqual(await chatStructured(client, model(upstream, 'structured'), streaming), PERSON, `streaming: ${streaming}`);
+        assertStructuredRequest(upstream, gw.last(upstream));
+      }
     });
 
     await t.test(`chat → ${upstream}: the first text reaches the SDK while the upstream still holds the rest of its stream`, async () => {

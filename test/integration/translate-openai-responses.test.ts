@@ -9,9 +9,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { askResponses, limitOf, openai, responsesParams, responsesToolLoop, type Ask, type ResponsesMode } from '../helpers/translate-clients.ts';
+import { responsesStructured, askResponses, limitOf, openai, responsesParams, responsesToolLoop, type Ask, type ResponsesMode } from '../helpers/translate-clients.ts';
 import {
   assertReconstructed,
+  assertStructuredRequest,
   assertSignedThinkingBack,
   assertToolLoop,
   assertValidRequest,
@@ -19,6 +20,7 @@ import {
   MID_STREAM_FAILURES,
   midStreamMessage,
   model,
+  PERSON,
   TEXT,
   TOOL_RESULTS,
   upstreamErrorMessage,
@@ -66,6 +68,13 @@ test('an OpenAI Responses client through the gateway to chat, Anthropic and Gemi
         }
       });
     }
+
+    await t.test(`responses → ${upstream}: structured output: responses.parse and the stream helper give output_parsed`, async () => {
+      for (const streaming of [false, true]) {
+        assert.deepEqual(await responsesStructured(client, model(upstream, 'structured'), streaming), PERSON, `streaming: ${streaming}`);
+        assertStructuredRequest(upstream, gw.last(upstream));
+      }
+    });
 
     await t.test(`responses → ${upstream}: the first text reaches the SDK while the upstream still holds the rest of its stream`, async () => {
       let text = '';
