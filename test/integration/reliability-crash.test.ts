@@ -11,7 +11,7 @@ import { instance, isAlive, runCli, serverPidOf, startDaemon, waitUntil } from '
 import { exchange, isFlocked, processesMatching, processGroupMembers, procInfo, randomInt, scriptedChat, scriptedUpstream, seededRandom, testSeed, within, type Exchange, killInstanceOnExit } from '../helpers/reliability.ts';
 
 type Victim = 'server' | 'launcher' | 'both';
-const ROUNDS_PER_VICTIM = 4;
+const ROUNDS_PER_VICTIM = 3;
 
 test('crash matrix: SIGKILL the server, the launcher or both under load; nothing left behind, status tells the truth, run -d starts cleanly', { timeout: 150_000 }, async (t) => {
   const seed = testSeed(0xc4a5);
@@ -37,7 +37,6 @@ test('crash matrix: SIGKILL the server, the launcher or both under load; nothing
     const server = await serverPidOf(launcher);
     const serverGroup = procInfo(server)?.pgid as number;
     assert.equal(serverGroup, server, 'the server leads its own process group');
-    assert.equal(await status(), 0, `round ${round}: status of a running instance`);
 
     // Load: two streams and two request loops, killed at a random moment.
     let loading = true;

@@ -54,8 +54,9 @@ test('SIGTERM with streams shorter than the timeout: every stream and request co
 
   const sentAt = Date.now();
   run.child.kill('SIGTERM');
-  // The listener closes at once: new connections are refused while the in-flight work drains.
-  await waitUntil('the listener is closed', () => connectRefused(port), 5_000);
+  // The listener closes at once: new connections are refused while the in-flight work drains (one
+  // caught in the backlog as it closes is reset: try again).
+  await waitUntil('the listener is closed', () => connectRefused(port).catch(() => false), 5_000);
   assert.ok(up.finished.size < 11, 'the listener closed while work was still in flight');
 
   const failures: string[] = [];
