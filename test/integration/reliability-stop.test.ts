@@ -46,9 +46,9 @@ test('SIGTERM with streams shorter than the timeout: every stream and request co
   const port = Number(new URL(url).port);
   const serverPid = await serverPidOf(run.child.pid as number);
 
-  const streams = Array.from({ length: 6 }, (_, i) => ({ id: `short-${i}`, result: exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id: `short-${i}`, events: 25, gapMs: 60 }, true), { timeoutMs: 20_000 }) }));
-  const anthropic = exchange(`${url}/v1/messages`, scriptedMessages('rel-model', { id: 'short-anthropic', events: 25, gapMs: 60 }, true), { timeoutMs: 20_000 });
-  const requests = Array.from({ length: 4 }, (_, i) => ({ id: `req-${i}`, result: exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id: `req-${i}`, gapMs: 800 }, false), { timeoutMs: 20_000 }) }));
+  const streams = Array.from({ length: 6 }, (_, i) => ({ id: `short-${i}`, result: exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id: `short-${i}`, events: 40, gapMs: 60 }, true), { timeoutMs: 20_000 }) }));
+  const anthropic = exchange(`${url}/v1/messages`, scriptedMessages('rel-model', { id: 'short-anthropic', events: 40, gapMs: 60 }, true), { timeoutMs: 20_000 });
+  const requests = Array.from({ length: 4 }, (_, i) => ({ id: `req-${i}`, result: exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id: `req-${i}`, gapMs: 1_200 }, false), { timeoutMs: 20_000 }) }));
   // Everything is in flight: every stream has started writing and every request reached the upstream.
   await waitUntil('all streams and requests are in flight', () => up.upstream.requests.length === 11 && [...streams.map((s) => s.id), 'short-anthropic'].every((id) => (up.sent.get(id)?.length ?? 0) > 0));
 
