@@ -224,7 +224,8 @@ test('hostile HTTP input: every malformed request gets its 4xx in the client for
   assert.equal(body.responses[0]?.status, 200, `the slow body is answered once complete: ${body.raw.toString('latin1').slice(0, 300)}`);
   assert.ok(body.ms >= 2_500, `the slow body took its time (${body.ms} ms)`);
   assert.equal(head.responses[0]?.status, 408, `the slow headers are cut with 408: ${head.end} after ${head.ms} ms: ${head.raw.toString('latin1').slice(0, 200)}`);
-  assert.ok(head.end === 'closed' && head.ms < 2_000 + 1_500, `cut near the 2 s header timeout (${head.ms} ms)`);
+  // Node sweeps every header-timeout/4; the slack is for a loaded machine (before the fix: 21–30 s).
+  assert.ok(head.end === 'closed' && head.ms < 2_000 + 3_000, `cut near the 2 s header timeout (${head.ms} ms)`);
   others.sort((a, b) => a - b);
 
   // --- the server survived, and told nobody a secret ----------------------------------------
