@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import type { Output } from '../src/server/output.ts';
 import { openNotifySocket, type NotifySocket } from '../test/helpers/notify-socket.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -201,13 +202,16 @@ async function oneRun(run: number, notify: NotifySocket, dir: string): Promise<v
  * The server's own apply time: the gateway's reload (re-read, validate, build the routing snapshot,
  * swap) timed around the call, in this process, on a gateway started from the same kind of config.
  */
+let benchOutput: Output | undefined;
+
 async function inProcessApply(run: number, dir: string): Promise<void> {
   const { Gateway } = await import('../src/server/gateway.ts');
-  const { Output } = await import('../src/server/output.ts');
+  const { Output: OutputClass } = await import('../src/server/output.ts');
   const { createLogger } = await import('../src/shared/logger.ts');
   const config = join(dir, `in-process-${run}.yaml`);
   writeFileSync(config, yaml('first'));
-  const output = new Output(new Writable({ write: (_chunk, _encoding, done) => done() }));
+  // One Output for every run: each registers a process 'exit' flush.
+  const output = (benchOutput ??= new OutputClass(new Writable({ write: (_chunk, _encoding, done) => done() })));
   const logger = createLogger({ name: 'server', level: 'info', format: 'text', write: (line) => output.line(line) });
   const gateway = new Gateway({ configPath: config, overrides: {} }, output, logger);
   await gateway.start();
