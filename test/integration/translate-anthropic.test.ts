@@ -74,6 +74,17 @@ test('an Anthropic client through the gateway to chat, Responses and Gemini upst
       assert.equal(text, TEXT);
     });
 
+    await t.test(`anthropic → ${upstream}: a server tool the upstream cannot run is refused with BadRequestError saying why, and nothing goes upstream`, async () => {
+      const before = gw.upstreams[upstream].requests.length;
+      await assert.rejects(client.messages.create({ ...messageParams({ model: model(upstream, 'text') }), tools: [{ type: 'web_search_20250305', name: 'web_search' }] }), (error: unknown) => {
+        assert.ok(error instanceof Anthropic.BadRequestError, String(error));
+        assert.match(error.message, /web_search/);
+        assert.doesNotMatch(error.message, /upstream provider answered/, 'no upstream answered anything');
+        return true;
+      });
+      assert.equal(gw.upstreams[upstream].requests.length, before, 'nothing reached the upstream');
+    });
+
     await t.test(`anthropic → ${upstream}: the upstream's 429, 400 and 503 (Anthropic's 529) raise RateLimitError, BadRequestError and InternalServerError, streaming or not`, async () => {
       for (const [scenario, status, type] of [['e429', 429, Anthropic.RateLimitError], ['e400', 400, Anthropic.BadRequestError], ['e503', 503, Anthropic.InternalServerError]] as const) {
         const params = messageParams({ model: model(upstream, scenario) });

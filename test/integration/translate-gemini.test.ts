@@ -99,6 +99,20 @@ test('a Gemini client through the gateway to chat, Responses and Anthropic upstr
       assert.equal(text, TEXT);
     });
 
+    await t.test(`gemini → ${upstream}: Google Search grounding, which the upstream cannot run, is refused with a 400 saying why, and nothing goes upstream`, async () => {
+      const before = gw.upstreams[upstream].requests.length;
+      const params = geminiParams({ model: model(upstream, 'text') });
+      await assert.rejects(client.models.generateContent({ ...params, config: { ...params.config, tools: [{ googleSearch: {} }] } }), (error: unknown) => {
+        assert.ok(error instanceof ApiError, String(error));
+        assert.equal(error.status, 400);
+        assert.match(error.message, /INVALID_ARGUMENT/);
+        assert.match(error.message, /[Ss]earch/);
+        assert.doesNotMatch(error.message, /upstream provider answered/, 'no upstream answered anything');
+        return true;
+      });
+      assert.equal(gw.upstreams[upstream].requests.length, before, 'nothing reached the upstream');
+    });
+
     await t.test(`gemini → ${upstream}: the upstream's 429, 400 and 503 (Anthropic's 529) raise ApiError with the status, streaming or not`, async () => {
       for (const [scenario, status, code] of [['e429', 429, 'RESOURCE_EXHAUSTED'], ['e400', 400, 'INVALID_ARGUMENT'], ['e503', 503, 'UNAVAILABLE']] as const) {
         const params = geminiParams({ model: model(upstream, scenario) });

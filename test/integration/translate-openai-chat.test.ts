@@ -81,6 +81,22 @@ test('an OpenAI chat client through the gateway to Responses, Anthropic and Gemi
       assert.equal(text, TEXT);
     });
 
+    await t.test(`chat → ${upstream}: what the upstream format cannot express is refused with BadRequestError saying why, and nothing goes upstream`, async () => {
+      const before = gw.upstreams[upstream].requests.length;
+      // Chat's legacy `functions`, and for a Responses upstream (which has no stop parameter) stop sequences.
+      const refusals: Array<[Partial<OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming>, RegExp]> = [[{ functions: [{ name: 'f', parameters: { type: 'object', properties: {} } }] }, /functions/]];
+      if (upstream === 'responses') refusals.push([{ stop: ['END'] }, /stop/i]);
+      for (const [extra, why] of refusals) {
+        await assert.rejects(client.chat.completions.create({ model: model(upstream, 'text'), messages: [{ role: 'user', content: 'hi' }], ...extra }), (error: unknown) => {
+          assert.ok(error instanceof OpenAI.BadRequestError, String(error));
+          assert.match(error.message, why);
+          assert.doesNotMatch(error.message, /upstream provider answered/, 'no upstream answered anything');
+          return true;
+        });
+      }
+      assert.equal(gw.upstreams[upstream].requests.length, before, 'nothing reached the upstream');
+    });
+
     await t.test(`chat → ${upstream}: the upstream's 429, 400 and 503 (Anthropic's 529) raise RateLimitError, BadRequestError and InternalServerError, streaming or not`, async () => {
       for (const [scenario, status, type] of [['e429', 429, OpenAI.RateLimitError], ['e400', 400, OpenAI.BadRequestError], ['e503', 503, OpenAI.InternalServerError]] as const) {
         for (const stream of [false, true]) {

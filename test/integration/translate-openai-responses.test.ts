@@ -87,6 +87,17 @@ test('an OpenAI Responses client through the gateway to chat, Anthropic and Gemi
       assert.equal(text, TEXT);
     });
 
+    await t.test(`responses → ${upstream}: Responses state the upstream cannot hold is refused with BadRequestError saying why, and nothing goes upstream`, async () => {
+      const before = gw.upstreams[upstream].requests.length;
+      await assert.rejects(client.responses.create({ ...responsesParams({ model: model(upstream, 'text') }), previous_response_id: 'resp_earlier' }), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.BadRequestError, String(error));
+        assert.match(error.message, /previous_response_id/);
+        assert.doesNotMatch(error.message, /upstream provider answered/, 'no upstream answered anything');
+        return true;
+      });
+      assert.equal(gw.upstreams[upstream].requests.length, before, 'nothing reached the upstream');
+    });
+
     await t.test(`responses → ${upstream}: the upstream's 429, 400 and 503 (Anthropic's 529) raise RateLimitError, BadRequestError and InternalServerError, streaming or not`, async () => {
       for (const [scenario, status, type] of [['e429', 429, OpenAI.RateLimitError], ['e400', 400, OpenAI.BadRequestError], ['e503', 503, OpenAI.InternalServerError]] as const) {
         const params = responsesParams({ model: model(upstream, scenario) });

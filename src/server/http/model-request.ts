@@ -12,6 +12,7 @@ import { errors as undiciErrors, request as undiciRequest, type Dispatcher } fro
 import { extractKey } from '../auth/extract-key.ts';
 import { allowsModel, type Client } from '../auth/client-keys.ts';
 import { rateLimitHeaders } from '../auth/rate-limit.ts';
+import { clientErrorBody } from '../errors/client-error.ts';
 import { applyCredential, familyOf, translatedUrl, upstreamUrl } from '../providers/catalog.ts';
 import { serveMock } from '../providers/mock.ts';
 import { upstreamRequestHeaders, clientResponseHeaders } from '../proxy/headers.ts';
@@ -231,7 +232,10 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
       payload = Buffer.from(JSON.stringify(translateRequest(from, upstreamWire, body, { model: upstreamModel, stream }).body));
     } catch (error) {
       if (!isTranslationError(error)) throw error;
-      return { kind: 'failed', label: 'untranslatable', outcome: { kind: 'http', status: 400, body: (error as Error).message } };
+      // Nothing went upstream: the request cannot be said in this upstream's format, and the
+      // client's answer says why (in its own format), not that an upstream refused it.
+      const answer = Buffer.from(clientErrorBody(route.client, error.status, error.message));
+      return { kind: 'http', label: 'untranslatable', outcome: { kind: 'http', status: error.status, body: error.message }, status: error.status, headers: { 'content-type': 'application/json' }, body: answer };
     }
     url = translatedUrl(provider, upstreamWire, upstreamModel, stream);
     // A translated request must not carry the client family's version headers to another family.
