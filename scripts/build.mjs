@@ -2,9 +2,13 @@
 // `run -d` starts three Node processes and Node 20 has no compile cache, so every module
 // resolved from node_modules at startup costs time (see docs/decisions.md, "Bundling").
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 
-const outdir = new URL('../dist/', import.meta.url).pathname;
+// Build beside dist/ and swap it in with renames, so processes started from dist/ while a build
+// runs (tests, a developer's gateway) never see a half-written or missing tree.
+const finalDir = new URL('../dist', import.meta.url).pathname;
+const outdir = `${finalDir}.build-${process.pid}`;
+const oldDir = `${finalDir}.old-${process.pid}`;
 rmSync(outdir, { recursive: true, force: true });
 
 await build({
@@ -23,3 +27,11 @@ await build({
   logLevel: 'warning',
   metafile: false,
 });
+
+try {
+  renameSync(finalDir, oldDir);
+} catch {
+  // first build
+}
+renameSync(outdir, finalDir);
+rmSync(oldDir, { recursive: true, force: true });

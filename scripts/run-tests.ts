@@ -37,7 +37,7 @@ stream.on('test:fail', (event: { file?: string }) => {
   failed = true;
   if (event.file !== undefined) seen.add(event.file);
 });
-stream.compose(spec).pipe(process.stdout);
+stream.compose(new spec()).pipe(process.stdout);
 stream.on('end', () => {
   const silent = files.filter((file) => !seen.has(file));
   if (silent.length > 0) {

@@ -3,6 +3,7 @@
  * (DESIGN §4: status and stop must never make a concurrent run fail).
  */
 import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { resolveConfigPath } from '../shared/config/load.ts';
 import { choosePidFile, controlSocketPath, type PidFileChoice } from '../shared/paths.ts';
@@ -18,7 +19,8 @@ function pidFileFromConfig(configFlag: string | undefined): string | undefined {
     const { path } = resolveConfigPath(configFlag);
     if (path === null) return undefined;
     const value = (parse(readFileSync(path, 'utf8')) as Record<string, unknown> | null)?.['pid-file'];
-    return typeof value === 'string' && !value.includes('${') ? value : undefined;
+    // Relative to the config file, as the loader reads it.
+    return typeof value === 'string' && !value.includes('${') ? resolve(dirname(path), value) : undefined;
   } catch {
     return undefined;
   }

@@ -409,3 +409,14 @@ describe('describeConfig', () => {
     assert.equal(describeConfig(loadConfig({ path, env: {} })), `OK: ${path} (1 provider, 2 client keys, listen [::1]:9400)`);
   });
 });
+
+describe('file paths in the config', () => {
+  test('a relative pid-file or log.file means beside the config file; an override keeps its own meaning', () => {
+    const path = writeConfig('pid-file: run/ai-proxy.pid\nlog:\n  file: logs/ai-proxy.log\n');
+    const loaded = loadConfig({ path, env: isolatedEnv() });
+    assert.equal(loaded.config.pidFile, join(dir, 'run', 'ai-proxy.pid'));
+    assert.equal(loaded.config.log.file, join(dir, 'logs', 'ai-proxy.log'));
+    const overridden = loadConfig({ path, env: isolatedEnv(), overrides: { logFile: '/var/tmp/other.log' } });
+    assert.equal(overridden.config.log.file, '/var/tmp/other.log');
+  });
+});

@@ -191,11 +191,11 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
       options.abortUpstream(new Error('the gateway is shutting down'));
       body.destroy();
       if (transform !== null && !res.destroyed) {
-        transform.fail('the gateway is shutting down; the stream was cut at its shutdown deadline');
+        transform.fail('the gateway is shutting down and had to cut this stream');
         endFailed();
       } else if (options.eventStream && !res.destroyed) {
         if (!atBoundary) res.write('\n\n');
-        res.write(errorEvent(503, 'the gateway is shutting down; the stream was cut at its shutdown deadline'));
+        res.write(errorEvent(503, 'the gateway is shutting down and had to cut this stream'));
         endFailed();
       } else {
         res.destroy();

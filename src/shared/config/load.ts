@@ -198,6 +198,7 @@ export function parseConfigText(text: string, options: ParseOptions): { config: 
   const baseDir = options.baseDir ?? process.cwd();
   const prepared = prepareTree(value, configSchema, { env, baseDir });
   const tree = prepared.value as Record<string, unknown>;
+  resolveFilePaths(tree, baseDir);
   const wanted = collectOverrides(options.overrides ?? {}, env).map((o): AppliedOverride => (typeof o.value === 'string' ? { ...o, value: coerceScalar(o.value, schemaAt(configSchema, o.path)) } : o));
   const placed = applyOverrides(tree, wanted);
 
@@ -280,4 +281,17 @@ export function describeConfig(loaded: LoadedConfig): string {
   const { config } = loaded;
   const source = loaded.path ?? 'embedded default (no config file)';
   return `OK: ${source} (${plural(config.providers.length, 'provider')}, ${plural(config.clientKeys.length, 'client key')}, listen ${formatHostPort(config.listen.host, config.listen.port)})`;
+}
+
+/**
+ * Relative file paths written in the config mean "beside the config file", as `${file:}` does, not
+ * "wherever the command happens to run". Overrides are applied afterwards: theirs are the caller's.
+ */
+function resolveFilePaths(tree: Record<string, unknown>, baseDir: string): void {
+  if (typeof tree['pid-file'] === 'string' && tree['pid-file'] !== '') tree['pid-file'] = resolve(baseDir, tree['pid-file']);
+  const log = tree.log;
+  if (log !== null && typeof log === 'object' && !Array.isArray(log)) {
+    const section = log as Record<string, unknown>;
+    if (typeof section.file === 'string' && section.file !== '') section.file = resolve(baseDir, section.file);
+  }
 }
