@@ -152,7 +152,8 @@ test('ai-proxy stop --timeout with streams longer than it: exit 2 and "forced" r
   t.diagnostic(`stop --timeout 1s with 3 streams of ~10 s: exit ${stop.code} after ${elapsed} ms; streams cut with an error event: ${results.filter((r) => r.complete && /shutting down/.test(r.body.toString('utf8').slice(-400))).length}/3`);
   assert.equal(stop.code, 2, stop.stdout + stop.stderr);
   assert.match(stop.stdout, /forced/);
-  assert.ok(elapsed <= 1_000 + KILL_GRACE_MS + SLACK_MS, `stop returned within deadline + grace (${elapsed} ms)`);
+  // This figure includes starting the `stop` command itself (a second or more on a loaded machine).
+  assert.ok(elapsed <= 1_000 + KILL_GRACE_MS + SLACK_MS + 3_000, `stop returned within deadline + grace (${elapsed} ms)`);
   for (const r of results) {
     assert.equal(r.complete, true, `the cut stream ended properly: ${r.error}`);
     splitCut(r.body.toString('utf8'));
