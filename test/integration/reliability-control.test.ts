@@ -63,7 +63,7 @@ function validOutcome(which: Command, r: CommandResult): boolean {
   }
 }
 
-test('concurrent run -d, stop, reload and status against one PID file: at most one instance, no deadlock, valid exit codes', { timeout: 170_000 }, async (t) => {
+test('concurrent run -d, stop, reload and status against one PID file: at most one instance, no deadlock, valid exit codes', { timeout: 240_000 }, async (t) => {
   const seed = testSeed(0xc0c0);
   const rand = seededRandom(seed);
   t.diagnostic(`seed ${seed} (REL_SEED replays it)`);

@@ -13,7 +13,7 @@ import { exchange, isFlocked, processesMatching, processGroupMembers, procInfo, 
 type Victim = 'server' | 'launcher' | 'both';
 const ROUNDS_PER_VICTIM = 3;
 
-test('crash matrix: SIGKILL the server, the launcher or both under load; nothing left behind, status tells the truth, run -d starts cleanly', { timeout: 150_000 }, async (t) => {
+test('crash matrix: SIGKILL the server, the launcher or both under load; nothing left behind, status tells the truth, run -d starts cleanly', { timeout: 240_000 }, async (t) => {
   const seed = testSeed(0xc4a5);
   const rand = seededRandom(seed);
   t.diagnostic(`seed ${seed} (REL_SEED replays it)`);

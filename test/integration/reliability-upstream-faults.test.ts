@@ -111,7 +111,7 @@ function endsWithStreamError(format: Format, text: string): boolean {
   return /data: \{"error":\{"message":"[^"]+","type":"\w+"[^\n]*\}\}\n\n$/.test(text) && !text.includes('data: [DONE]');
 }
 
-test('upstream faults end in a clean client error or a failover, and memory returns to baseline', { timeout: 150_000 }, async (t) => {
+test('upstream faults end in a clean client error or a failover, and memory returns to baseline', { timeout: 240_000 }, async (t) => {
   const faulty = await faultyUpstream(t);
   const healthy = await scriptedUpstream(t);
   const dead = await deadPort();
