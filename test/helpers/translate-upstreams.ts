@@ -6,7 +6,8 @@
  *
  * Models are named `via-<format>-<scenario>`: the format picks the upstream, the scenario what it
  * answers (`text`, `tools`, `thinking` from the fixtures; `structured` a JSON answer (Anthropic's
- * through its forced tool, the others as text); `e429`, `e400`, `e503` its own error objects (Anthropic's overload is its 529);
+ * through its forced tool, the others as text); `e429`, `e400`, `e503` its own error objects (Anthropic's overload is its 529); `wait` a 429
+ * saying when to retry, the way that provider says it;
  * `cut` a stream whose connection dies after the first text; `inband` a stream that reports its
  * own error event after the first text; `short` a stream that ends cleanly after the first text
  * without saying why it stopped; `held` the text stream, held after its first text until the test
@@ -30,7 +31,7 @@ export const UPSTREAM_KEYS: Record<Format, string> = {
   gemini: 'AIzaUpstreamTranslateGemini-2a3b4c5d',
 };
 
-export type Scenario = 'text' | 'tools' | 'thinking' | 'structured' | 'e429' | 'e400' | 'e503' | 'cut' | 'inband' | 'short' | 'held';
+export type Scenario = 'text' | 'tools' | 'thinking' | 'structured' | 'e429' | 'e400' | 'e503' | 'wait' | 'cut' | 'inband' | 'short' | 'held';
 
 export const model = (upstream: Format, scenario: Scenario): string => `via-${upstream}-${scenario}`;
 
@@ -81,6 +82,27 @@ export const UPSTREAM_ERRORS: Record<Format, { 429: unknown; 400: unknown; 503: 
     503: { error: { code: 503, message: 'The model is overloaded. Please try again later (fake gemini upstream).', status: 'UNAVAILABLE' } },
     inband: `data: ${JSON.stringify({ error: { code: 503, message: 'The model is overloaded (fake gemini upstream).', status: 'UNAVAILABLE' } })}\n\n`,
   },
+};
+
+/** The wait every `wait` 429 asks for, in seconds. */
+export const RETRY_SECONDS = 7;
+
+/** A 429 body and headers saying "retry in 7 s" as each provider says it. */
+const RETRY_HINTS: Record<Format, [unknown, Record<string, string>]> = {
+  // OpenAI: the exhausted bucket's reset, a Go duration.
+  chat: [UPSTREAM_ERRORS.chat[429], { 'x-ratelimit-limit-requests': '500', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': `${RETRY_SECONDS}s` }],
+  responses: [UPSTREAM_ERRORS.responses[429], { 'x-ratelimit-limit-requests': '500', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': `${RETRY_SECONDS}s` }],
+  anthropic: [UPSTREAM_ERRORS.anthropic[429], { 'retry-after': String(RETRY_SECONDS), 'anthropic-ratelimit-requests-remaining': '0' }],
+  // Gemini: RetryInfo in the error body, no header.
+  gemini: [
+    {
+      error: {
+        ...(UPSTREAM_ERRORS.gemini[429] as { error: object }).error,
+        details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${RETRY_SECONDS}s` }],
+      },
+    },
+    {},
+  ],
 };
 
 /** The upstream's message, as the client's error should quote it. */
@@ -210,6 +232,8 @@ async function formatUpstream(t: TestContext, format: Format, hold: Hold): Promi
         return json(res, 429, UPSTREAM_ERRORS[format][429]);
       case 'e400':
         return json(res, 400, UPSTREAM_ERRORS[format][400]);
+      case 'wait':
+        return json(res, 429, ...RETRY_HINTS[format]);
       case 'e503':
         return json(res, format === 'anthropic' ? 529 : 503, UPSTREAM_ERRORS[format][503]);
       case 'cut':

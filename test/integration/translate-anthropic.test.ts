@@ -19,6 +19,7 @@ import {
   MID_STREAM_FAILURES,
   midStreamMessage,
   model,
+  RETRY_SECONDS,
   PERSON,
   TEXT,
   TOOL_RESULTS,
@@ -127,6 +128,25 @@ test('an Anthropic client through the gateway to chat, Responses and Gemini upst
           return true;
         });
       }
+    });
+
+    // Last for this upstream: its key cools down for RETRY_SECONDS afterwards.
+    await t.test(`anthropic → ${upstream}: a 429 that says when to retry gives the SDK Retry-After; while the key cools down the gateway answers 503 itself`, async () => {
+      await assert.rejects(client.messages.create(messageParams({ model: model(upstream, 'wait') })), (error: unknown) => {
+        assert.ok(error instanceof Anthropic.RateLimitError, String(error));
+        assert.equal(error.headers?.get('retry-after'), String(RETRY_SECONDS));
+        assert.ok(error.message.includes(upstreamErrorMessage(upstream, 429)), error.message);
+        return true;
+      });
+      const before = gw.upstreams[upstream].requests.length;
+      await assert.rejects(client.messages.create(messageParams({ model: model(upstream, 'text') })), (error: unknown) => {
+        assert.ok(error instanceof Anthropic.InternalServerError && error.status === 503, String(error));
+        const wait = Number(error.headers?.get('retry-after'));
+        assert.ok(wait >= 1 && wait <= RETRY_SECONDS, `retry-after ${wait}`);
+        assert.match(error.message, /cooling down/);
+        return true;
+      });
+      assert.equal(gw.upstreams[upstream].requests.length, before, 'nothing reached the cooling upstream');
     });
   }
 });

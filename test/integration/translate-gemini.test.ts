@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, type Content } from '@google/genai';
-import { StreamingRequest } from '../helpers/cli.ts';
+import { post, StreamingRequest } from '../helpers/cli.ts';
 import { geminiStructured, askGemini, geminiParams, geminiToolLoop, genai, limitOf, type Ask, type GeminiMode } from '../helpers/translate-clients.ts';
 import {
   assertReconstructed,
@@ -22,6 +22,7 @@ import {
   MID_STREAM_FAILURES,
   midStreamMessage,
   model,
+  RETRY_SECONDS,
   PERSON,
   TEXT,
   TOOL_RESULTS,
@@ -156,6 +157,30 @@ test('a Gemini client through the gateway to chat, Responses and Anthropic upstr
         );
         assert.equal(text, 'Berlin', 'the text before the failure arrived');
       }
+    });
+
+    // Last for this upstream: its key cools down for RETRY_SECONDS afterwards.
+    await t.test(`gemini → ${upstream}: a 429 that says when to retry carries Retry-After; while the key cools down the gateway answers 503 UNAVAILABLE itself`, async () => {
+      // genai's ApiError has no headers: the first answer is read raw.
+      const url = (id: string): string => `${gw.url}/v1beta/models/${id}:generateContent`;
+      const limited = await post(url(model(upstream, 'wait')), { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }, { 'x-goog-api-key': CLIENT_KEY });
+      assert.equal(limited.status, 429);
+      assert.equal(limited.headers.get('retry-after'), String(RETRY_SECONDS));
+      const body = (await limited.json()) as { error?: { status?: string; message?: string } };
+      assert.equal(body.error?.status, 'RESOURCE_EXHAUSTED');
+      assert.ok(body.error?.message?.includes(upstreamErrorMessage(upstream, 429)), body.error?.message);
+      const before = gw.upstreams[upstream].requests.length;
+      await assert.rejects(client.models.generateContent(geminiParams({ model: model(upstream, 'text') })), (error: unknown) => {
+        assert.ok(error instanceof ApiError && error.status === 503, String(error));
+        assert.match(error.message, /UNAVAILABLE/);
+        assert.match(error.message, /cooling down/);
+        return true;
+      });
+      const cooling = await post(url(model(upstream, 'text')), { contents: [{ role: 'user', parts: [{ text: 'hi' }] }] }, { 'x-goog-api-key': CLIENT_KEY });
+      assert.equal(cooling.status, 503);
+      const wait = Number(cooling.headers.get('retry-after'));
+      assert.ok(wait >= 1 && wait <= RETRY_SECONDS, `retry-after ${wait}`);
+      assert.equal(gw.upstreams[upstream].requests.length, before, 'nothing reached the cooling upstream');
     });
   }
 });

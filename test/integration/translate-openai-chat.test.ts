@@ -18,6 +18,7 @@ import {
   MID_STREAM_FAILURES,
   midStreamMessage,
   model,
+  RETRY_SECONDS,
   PERSON,
   TEXT,
   TOOL_RESULTS,
@@ -135,6 +136,25 @@ test('an OpenAI chat client through the gateway to Responses, Anthropic and Gemi
         // The helper's final completion rejects the same way.
         await assert.rejects(client.chat.completions.stream({ model: model(upstream, scenario), messages: [{ role: 'user', content: 'hi' }] }).finalChatCompletion(), OpenAI.APIError);
       }
+    });
+
+    // Last for this upstream: its key cools down for RETRY_SECONDS afterwards.
+    await t.test(`chat → ${upstream}: a 429 that says when to retry gives the SDK Retry-After; while the key cools down the gateway answers 503 itself`, async () => {
+      await assert.rejects(client.chat.completions.create({ model: model(upstream, 'wait'), messages: [{ role: 'user', content: 'hi' }] }), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.RateLimitError, String(error));
+        assert.equal(error.headers?.get('retry-after'), String(RETRY_SECONDS));
+        assert.ok(error.message.includes(upstreamErrorMessage(upstream, 429)), error.message);
+        return true;
+      });
+      const before = gw.upstreams[upstream].requests.length;
+      await assert.rejects(client.chat.completions.create({ model: model(upstream, 'text'), messages: [{ role: 'user', content: 'hi' }] }), (error: unknown) => {
+        assert.ok(error instanceof OpenAI.InternalServerError && error.status === 503, String(error));
+        const wait = Number(error.headers?.get('retry-after'));
+        assert.ok(wait >= 1 && wait <= RETRY_SECONDS, `retry-after ${wait}`);
+        assert.match(error.message, /cooling down/);
+        return true;
+      });
+      assert.equal(gw.upstreams[upstream].requests.length, before, 'nothing reached the cooling upstream');
     });
   }
 });

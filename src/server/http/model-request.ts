@@ -21,6 +21,7 @@ import { createAttemptPlan, type Attempt } from '../routing/attempt-plan.ts';
 import { wireFormatOf, type ResolvedModel } from '../routing/model-table.ts';
 import { createStreamTranslator, isTranslationError, translateError, translateRequest, translateResponse, type WireFormat } from '../translate/index.ts';
 import { SUCCESS, type UpstreamOutcome } from '../routing/outcome.ts';
+import { upstreamWaitMs } from '../routing/retry-after.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Snapshot } from '../snapshot.ts';
 import type { AccessRecord } from './access-log.ts';
@@ -288,11 +289,14 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     let status = response.statusCode;
     let outHeaders = response.headers;
     if (upstreamWire !== null) {
-      // The client gets the upstream's error in its own format.
+      // The client gets the upstream's error in its own format, and when to retry as Retry-After,
+      // whichever way the upstream said it (OpenAI's reset headers, Gemini's RetryInfo in the body).
       const translated = translateError(upstreamWire, from, status, parseJson(errorBody));
       status = translated.status;
       errorBody = Buffer.from(JSON.stringify(translated.body));
-      outHeaders = { 'content-type': 'application/json', ...(response.headers['retry-after'] === undefined ? {} : { 'retry-after': response.headers['retry-after'] }) };
+      const waitMs = status === 429 || status === 503 ? upstreamWaitMs(response.headers, outcome.body, Date.now()) : null;
+      const retryAfter = waitMs === null ? response.headers['retry-after'] : String(Math.max(1, Math.ceil(waitMs / 1000)));
+      outHeaders = { 'content-type': 'application/json', ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }) };
     }
     return { kind: 'http', label: `http_${response.statusCode}`, outcome, status, headers: outHeaders, body: errorBody };
   }
