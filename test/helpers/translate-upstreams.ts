@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type { TestContext } from 'node:test';
 import { fakeUpstream, json, type FakeUpstream, type RecordedRequest } from './fake-upstream.ts';
+import { childrenOf, isAlive, waitUntil } from './cli.ts';
 import { startGateway, type RunningGateway } from '../integration/gateway-harness.ts';
 
 export type Format = 'chat' | 'responses' | 'anthropic' | 'gemini';
@@ -269,6 +270,33 @@ export interface TranslateGateway {
 }
 
 /**
+ * Stops the daemon by its launcher's PID when the test ends: SIGTERM (the launcher stops its
+ * server), bounded, then SIGKILL for both. The harness's own hooks cannot: `after` hooks run in
+ * the order they were registered, so the instance directory with the PID file they read is
+ * already gone by then, and a daemon not stopped in the test body would outlive the run.
+ */
+function stopOnExit(t: TestContext, launcher: number): void {
+  assert.ok(Number.isInteger(launcher) && launcher > 0, `the launcher's PID: ${launcher}`);
+  const server = childrenOf(launcher);
+  t.after(async () => {
+    if (!isAlive(launcher)) return;
+    process.kill(launcher, 'SIGTERM');
+    try {
+      await waitUntil(`launcher ${launcher} stopped`, () => !isAlive(launcher), 10_000);
+    } catch (error) {
+      for (const pid of [launcher, ...server]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone
+        }
+      }
+      throw error;
+    }
+  });
+}
+
+/**
  * Four fake upstreams and one gateway (real CLI, `run -d`, port 0) in front of them. One attempt
  * per request and no cooldowns, so each client request is exactly one upstream request and a 429
  * or a cut stream cannot take a provider out for the tests after it.
@@ -293,6 +321,7 @@ providers:
 `,
     { CLIENT_KEY, CHAT_KEY: UPSTREAM_KEYS.chat, RESPONSES_KEY: UPSTREAM_KEYS.responses, ANTHROPIC_KEY: UPSTREAM_KEYS.anthropic, GEMINI_KEY: UPSTREAM_KEYS.gemini },
   );
+  stopOnExit(t, Number(readFileSync(gateway.inst.pidFile, 'utf8').trim()));
   return {
     url: gateway.url,
     gateway,
