@@ -2,11 +2,11 @@
  * Scenario 5 (`--soak`): mixed load for a fixed time — closed-loop non-streaming requests, a
  * steady population of SSE streams, every fifth one abandoned by its client midway — with the
  * gateway's RSS (launcher + server) sampled every 10 s. Memory is flat when the slope after the
- * first minute is near zero.
+ * first minute is near zero, and the floor of each minute does not climb.
  */
 import { request } from 'node:http';
 import { runLoad } from '../lib/load.ts';
-import { CLIENT_KEY, MB, rss, startGateway, type Toolkit } from '../lib/procs.ts';
+import { CLIENT_KEY, MB, rss, sleep, startGateway, type Toolkit } from '../lib/procs.ts';
 import { fmt, slope, table, type Target } from '../lib/report.ts';
 
 function oneStream(url: string, abandon: boolean): Promise<void> {
@@ -48,15 +48,34 @@ export async function runSoak(kit: Toolkit, upstream: string, seconds: number, l
   await Promise.all(streamers);
   sample();
   clearInterval(timer);
+  // Idle for a while: V8's memory reducer gives pages back a few seconds after the load stops.
+  await sleep(15_000);
+  const after = { launcher: rss(gw.launcherPid), server: rss(gw.serverPid()) };
   await gw.close();
 
   const total = samples.map((s) => [s.t, (s.launcher + s.server) / MB] as const);
   const afterWarmup = total.filter(([t]) => t >= 60);
   const mbPerMin = slope(afterWarmup.length >= 2 ? afterWarmup : total) * 60;
   const values = total.map(([, v]) => v);
-  const result = { seconds, requests: load.requests, rps: load.rps, errors: load.errors + load.non2xx, streams, samples, startMb: values[0], endMb: values[values.length - 1], maxMb: Math.max(...values), mbPerMinute: mbPerMin };
-  const text = table(`Memory soak: ${fmt(seconds / 60, 1)} min, 16 connections of requests + 50 concurrent streams (1 in 5 abandoned), RSS launcher+server`, ['requests', 'streams', 'errors', 'start MB', 'end MB', 'max MB', 'slope after 1 min MB/min'], [
-    [fmt(load.requests), fmt(streams), String(result.errors), fmt(result.startMb, 1), fmt(result.endMb, 1), fmt(result.maxMb, 1), fmt(mbPerMin, 2)],
+  // The sawtooth of garbage collection hides a trend; the lowest sample of each minute (the floor
+  // after a collection) shows one better.
+  const floors: Array<readonly [number, number]> = [];
+  for (let minute = 1; minute * 60 < seconds; minute++) {
+    const inMinute = total.filter(([t]) => t >= minute * 60 && t < (minute + 1) * 60).map(([, v]) => v);
+    if (inMinute.length > 0) floors.push([minute, Math.min(...inMinute)] as const);
+  }
+  const floorPerMin = slope(floors);
+  const afterMb = (after.launcher + after.server) / MB;
+  const result = { seconds, requests: load.requests, rps: load.rps, errors: load.errors + load.non2xx, streams, samples, startMb: values[0], endMb: values[values.length - 1], maxMb: Math.max(...values), mbPerMinute: mbPerMin, floors, floorMbPerMinute: floorPerMin, afterIdleMb: afterMb, after };
+  const text = table(`Memory soak: ${fmt(seconds / 60, 1)} min, 16 connections of requests + 50 concurrent streams (1 in 5 abandoned), RSS launcher+server`, ['requests', 'streams', 'errors', 'start MB', 'end MB', 'max MB', 'slope MB/min', 'floor slope MB/min', '15 s idle after MB'], [
+    [fmt(load.requests), fmt(streams), String(result.errors), fmt(result.startMb, 1), fmt(result.endMb, 1), fmt(result.maxMb, 1), fmt(mbPerMin, 2), fmt(floorPerMin, 2), fmt(afterMb, 1)],
   ]);
-  return { result, text, targets: [{ name: 'soak RSS slope after the first minute (flat: ≤ 0.5 MB/min)', value: mbPerMin, target: '≤ 0.5 MB/min', met: mbPerMin <= 0.5 }] };
+  return {
+    result,
+    text,
+    targets: [
+      { name: 'soak RSS slope after the first minute (flat: ≤ 0.5 MB/min)', value: mbPerMin, target: '≤ 0.5 MB/min', met: mbPerMin <= 0.5 },
+      { name: 'soak RSS floor (per-minute minimum) slope', value: floorPerMin, target: '≤ 0.5 MB/min', met: floorPerMin <= 0.5 },
+    ],
+  };
 }
