@@ -17,10 +17,20 @@ import { fakeUpstream, openaiChunk, sseHeaders, type RecordedRequest } from './f
 /** The CLI under test; AI_PROXY_TEST_BIN points the tests at another build (e.g. a snapshot taken while others rebuild dist/). */
 export const BIN = process.env.AI_PROXY_TEST_BIN ?? new URL('../../bin/ai-proxy.js', import.meta.url).pathname;
 
-/** A scratch directory removed when the test ends. */
-export function tempDir(t: TestContext, prefix = 'ai-proxy-'): string {
+/**
+ * A scratch directory removed when the test ends. `beforeRemove` runs first, in the same hook:
+ * node:test runs `after` hooks in the order they were registered, so a cleanup registered later
+ * (e.g. killing a daemon by its PID file inside the directory) would find the directory gone.
+ */
+export function tempDir(t: TestContext, prefix = 'ai-proxy-', beforeRemove?: () => void): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(() => {
+    try {
+      beforeRemove?.();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   return dir;
 }
 
@@ -48,13 +58,14 @@ export interface Instance {
 
 /** A directory with a config file and the paths an instance uses; the config listens on port 0. */
 export function instance(t: TestContext, yaml = '', extraEnv: NodeJS.ProcessEnv = {}): Instance {
-  const dir = tempDir(t);
+  let pidFile = '';
+  // Whatever the test did, the instance's processes die before its directory goes.
+  const dir = tempDir(t, 'ai-proxy-', () => killFromPidFile(pidFile));
   const config = join(dir, 'ai-proxy.yaml');
   writeFileSync(config, yaml === '' ? defaultYaml() : yaml);
-  const pidFile = join(dir, 'run', 'ai-proxy.pid');
+  pidFile = join(dir, 'run', 'ai-proxy.pid');
   const logFile = join(dir, 'log', 'ai-proxy.log');
   const env = cleanEnv({ XDG_RUNTIME_DIR: join(dir, 'xdg-run'), XDG_STATE_HOME: join(dir, 'xdg-state'), XDG_CONFIG_HOME: join(dir, 'xdg-config'), ...extraEnv });
-  t.after(() => killFromPidFile(pidFile));
   return { dir, config, pidFile, logFile, env, flags: ['-c', config, '--pid-file', pidFile, '--log-file', logFile] };
 }
 
