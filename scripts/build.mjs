@@ -3,6 +3,22 @@
 // resolved from node_modules at startup costs time (see docs/decisions.md, "Bundling").
 import { build } from 'esbuild';
 import { renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+// zod bundles ~250 translations of its messages; ai-proxy speaks English only, and the rest is
+// a third of the config chunk that every start loads (see docs/decisions.md, "Bundling").
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes('/node_modules/zod/') ? { path: join(dirname(args.importer), '../locales/en.js'), namespace: 'zod-locales' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(args.path)};`,
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
 
 // Build beside dist/ and swap it in with renames, so processes started from dist/ while a build
 // runs (tests, a developer's gateway) never see a half-written or missing tree.
@@ -12,7 +28,7 @@ const oldDir = `${finalDir}.old-${process.pid}`;
 rmSync(outdir, { recursive: true, force: true });
 
 await build({
-  entryPoints: { cli: 'src/launcher/cli.ts', server: 'src/server/main.ts' },
+  entryPoints: { cli: 'src/launcher/cli.ts', launcher: 'src/launcher/daemon-main.ts', server: 'src/server/main.ts' },
   outdir,
   bundle: true,
   splitting: true,
@@ -25,6 +41,7 @@ await build({
   // CommonJS dependencies call require() for Node built-ins; give ESM chunks a real one.
   banner: { js: "import { createRequire as __aiProxyCreateRequire } from 'node:module'; const require = __aiProxyCreateRequire(import.meta.url);" },
   logLevel: 'warning',
+  plugins: [zodEnglishOnly],
   metafile: false,
 });
 

@@ -4,7 +4,6 @@ import { Builtins, Cli } from 'clipanion';
 import { ExitCode } from '../shared/exit-codes.ts';
 import { releaseSignals } from '../shared/signals.ts';
 import { version } from '../shared/version.ts';
-import { LauncherCommand } from './commands/launcher.ts';
 import { ReloadCommand } from './commands/reload.ts';
 import { RunCommand } from './commands/run.ts';
 import { StatusCommand } from './commands/status.ts';
@@ -12,7 +11,7 @@ import { StopCommand } from './commands/stop.ts';
 import { ValidateCommand } from './commands/validate.ts';
 
 const cli = new Cli({ binaryLabel: 'ai-proxy', binaryName: 'ai-proxy', binaryVersion: version(), enableColors: process.stdout.isTTY === true && !process.env.NO_COLOR });
-for (const command of [RunCommand, LauncherCommand, StopCommand, StatusCommand, ReloadCommand, ValidateCommand, Builtins.HelpCommand, Builtins.VersionCommand]) {
+for (const command of [RunCommand, StopCommand, StatusCommand, ReloadCommand, ValidateCommand, Builtins.HelpCommand, Builtins.VersionCommand]) {
   cli.register(command);
 }
 
@@ -26,6 +25,6 @@ try {
   process.exit(ExitCode.USAGE);
 }
 // Only the launcher keeps the early signal handlers; short commands answer Ctrl-C the usual way.
-if (!(command instanceof RunCommand && !command.daemon) && !(command instanceof LauncherCommand)) releaseSignals();
+if (!(command instanceof RunCommand && !command.daemon)) releaseSignals();
 const code = await cli.run(command, Cli.defaultContext);
 process.exit(code);

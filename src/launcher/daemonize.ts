@@ -4,11 +4,13 @@
  * `ready` or `failed`. The launcher's report is authoritative; this side never loads the config.
  */
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { ErrorReport } from '../shared/errors.ts';
 import type { DaemonReport } from '../shared/ipc.ts';
 import type { Reporter, RunOptions } from './supervisor.ts';
 
-export const DAEMON_COMMAND = '__launcher';
+/** Marks the detached launcher's command line, so that `ps` (and tests) can tell it apart. */
+export const DAEMON_LABEL = '__launcher';
 
 export type DaemonOutcome = { ok: true; pid: number; url: string; pidFile: string; logFile: string | null } | { ok: false; error: ErrorReport };
 
@@ -25,7 +27,8 @@ const KILL_GRACE_MS = 2_000;
  * launcher that hangs meets this side's deadline: it is stopped, then killed.
  */
 export function startDaemon(options: RunOptions, prepareMs: number): Promise<DaemonOutcome> {
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, DAEMON_COMMAND, JSON.stringify(options)], {
+  const entry = fileURLToPath(new URL('./launcher.js', import.meta.url));
+  const child = spawn(process.execPath, [...process.execArgv, entry, DAEMON_LABEL, JSON.stringify(options)], {
     detached: true,
     stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
     // The caller's directory, so that relative paths (AI_PROXY_CONFIG, AI_PROXY_PID_FILE, …) mean

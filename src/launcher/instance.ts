@@ -4,8 +4,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parse } from 'yaml';
-import { resolveConfigPath } from '../shared/config/load.ts';
+import { resolveConfigPath } from '../shared/config/path.ts';
 import { choosePidFile, controlSocketPath, type PidFileChoice } from '../shared/paths.ts';
 import { isProcessAlive, readPidFile, type PidFileContent } from './pid-file.ts';
 
@@ -14,11 +13,15 @@ import { isProcessAlive, readPidFile, type PidFileContent } from './pid-file.ts'
  * in a shell that lacks the secrets' environment variables, and must not fail on a config
  * that has been broken since the instance started.
  */
-function pidFileFromConfig(configFlag: string | undefined): string | undefined {
+async function pidFileFromConfig(configFlag: string | undefined): Promise<string | undefined> {
   try {
     const { path } = resolveConfigPath(configFlag);
     if (path === null) return undefined;
-    const value = (parse(readFileSync(path, 'utf8')) as Record<string, unknown> | null)?.['pid-file'];
+    const text = readFileSync(path, 'utf8');
+    // Most configs leave pid-file unset: then the YAML parser need not even be loaded.
+    if (!text.includes('pid-file')) return undefined;
+    const { parse } = await import('yaml');
+    const value = (parse(text) as Record<string, unknown> | null)?.['pid-file'];
     // Relative to the config file, as the loader reads it.
     return typeof value === 'string' && !value.includes('${') ? resolve(dirname(path), value) : undefined;
   } catch {
@@ -26,8 +29,8 @@ function pidFileFromConfig(configFlag: string | undefined): string | undefined {
   }
 }
 
-export function locatePidFile(flag: string | undefined, configFlag: string | undefined): PidFileChoice {
-  return choosePidFile(flag, flag === undefined ? pidFileFromConfig(configFlag) : undefined);
+export async function locatePidFile(flag: string | undefined, configFlag: string | undefined): Promise<PidFileChoice> {
+  return choosePidFile(flag, flag === undefined ? await pidFileFromConfig(configFlag) : undefined);
 }
 
 export type Instance =

@@ -5,7 +5,8 @@
  * Plain JSON objects tagged by `t`; both sides switch on it exhaustively.
  */
 import type { ErrorReport } from './errors.ts';
-import type { Config, LogLevel } from './config/schema.ts';
+import type { Config } from './config/schema.ts';
+import type { LogLevel } from './log-levels.ts';
 
 export interface ListenInfo {
   host: string;

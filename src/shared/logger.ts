@@ -5,7 +5,7 @@
  * Call-site capture is off: it costs a stack trace per call and the messages say where they are from.
  */
 import { Logger } from 'tslog';
-import type { LogLevel } from './config/schema.ts';
+import type { LogLevel } from './log-levels.ts';
 
 export type LogFormat = 'text' | 'json';
 export type AppLogger = Logger<Record<string, unknown>>;

@@ -26,7 +26,7 @@ export class ReloadCommand extends InstanceCommand {
   wait = Option.Boolean('--wait', true, { description: 'Wait for the verdict (--no-wait only signals)' });
 
   override async execute(): Promise<number> {
-    const instance = findInstance(locatePidFile(this.pidFile, this.config));
+    const instance = findInstance(await locatePidFile(this.pidFile, this.config));
     if (instance.state !== 'present') {
       this.context.stderr.write(`ai-proxy: not running (pid file ${instance.pidFile.path})\n`);
       return ExitCode.NOT_RUNNING;

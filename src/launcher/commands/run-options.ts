@@ -1,7 +1,7 @@
 /** The options of `run`, and how they become config overrides. */
 import { Command, Option } from 'clipanion';
 import * as t from 'typanion';
-import { logLevels, type LogLevel } from '../../shared/config/schema.ts';
+import { logLevels, type LogLevel } from '../../shared/log-levels.ts';
 import type { Overrides } from '../../shared/config/load.ts';
 
 /** Base of `run`: clipanion reads options from direct fields, so they are declared here once. */

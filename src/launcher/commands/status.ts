@@ -24,7 +24,7 @@ export class StatusCommand extends InstanceCommand {
   json = Option.Boolean('--json', false, { description: 'Print one JSON object' });
 
   override async execute(): Promise<number> {
-    const pidFile = locatePidFile(this.pidFile, this.config);
+    const pidFile = await locatePidFile(this.pidFile, this.config);
     const instance = findInstance(pidFile);
     const print = (code: number, state: string, text: string, status: StatusInfo | null = null, extra: Record<string, unknown> = {}): number => {
       // `state` is the LSB verdict scripts switch on; the running instance's own state is `phase`.

@@ -36,7 +36,7 @@ export class StopCommand extends InstanceCommand {
       this.context.stderr.write(`ai-proxy: --timeout: expected a duration such as 10s\n`);
       return ExitCode.USAGE;
     }
-    const instance = findInstance(locatePidFile(this.pidFile, this.config));
+    const instance = findInstance(await locatePidFile(this.pidFile, this.config));
     if (instance.state !== 'present') {
       this.context.stdout.write(`ai-proxy is not running (pid file ${instance.pidFile.path}${instance.state === 'stale' ? ', stale' : ''})\n`);
       return ExitCode.NOT_RUNNING;

@@ -9,9 +9,8 @@
  * naming `file:line:col key.path` (or the flag or variable an override came from).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { LineCounter, isAlias, parseDocument, visit, type Document } from 'yaml';
 import { AppError } from '../errors.ts';
 import { camelize } from './camelize.ts';
@@ -25,6 +24,8 @@ import { configSchema, type Config } from './schema.ts';
 import { semanticChecks, unsafeListenReason } from './semantic-checks.ts';
 
 export type { Overrides } from './overrides.ts';
+export { CONFIG_FILE_NAME, resolveConfigPath, type ConfigPathSource, type ResolvedConfigPath } from './path.ts';
+import { resolveConfigPath, type ConfigPathSource } from './path.ts';
 
 export interface LoadedConfig {
   config: Config;
@@ -34,60 +35,6 @@ export interface LoadedConfig {
   hash: string;
   /** SHA-256 (hex) of the file's bytes, for the watcher; null for the embedded default. */
   fileHash: string | null;
-}
-
-export const CONFIG_FILE_NAME = 'ai-proxy.yaml';
-
-/** Where a config path came from, named in "not found" errors. */
-export type ConfigPathSource = '-c' | 'AI_PROXY_CONFIG' | 'CONFIGURATION_DIRECTORY' | 'system' | 'user';
-
-export interface ResolvedConfigPath {
-  /** The file to load; null when no explicit path was given and the default file does not exist. */
-  path: string | null;
-  explicit: boolean;
-  source: ConfigPathSource;
-  /** The file that would be read (also when it does not exist yet): what a watcher watches. */
-  candidate: string;
-}
-
-function isRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
-}
-
-/**
- * First that applies: `-c FILE`, `AI_PROXY_CONFIG`, `$CONFIGURATION_DIRECTORY/ai-proxy.yaml`
- * (systemd's ConfigurationDirectory=), `/etc/ai-proxy/ai-proxy.yaml` for root,
- * `$XDG_CONFIG_HOME/ai-proxy/ai-proxy.yaml` (default ~/.config). An explicit path is returned
- * as is, existing or not (loading it reports it missing); a default that does not exist gives
- * `path: null`, which means the embedded default.
- */
-export function resolveConfigPath(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env, options: { root?: boolean } = {}): ResolvedConfigPath {
-  if (explicit !== undefined && explicit !== '') {
-    const path = resolve(explicit);
-    return { path, explicit: true, source: '-c', candidate: path };
-  }
-  const fromEnv = env.AI_PROXY_CONFIG;
-  if (fromEnv !== undefined && fromEnv !== '') {
-    const path = resolve(fromEnv);
-    return { path, explicit: true, source: 'AI_PROXY_CONFIG', candidate: path };
-  }
-  let candidate: string;
-  let source: ConfigPathSource;
-  // systemd may pass several directories separated by colons; the first is the service's own.
-  const configurationDirectory = env.CONFIGURATION_DIRECTORY?.split(':')[0];
-  if (configurationDirectory !== undefined && configurationDirectory !== '') {
-    candidate = join(configurationDirectory, CONFIG_FILE_NAME);
-    source = 'CONFIGURATION_DIRECTORY';
-  } else if (options.root ?? isRoot()) {
-    candidate = join('/etc/ai-proxy', CONFIG_FILE_NAME);
-    source = 'system';
-  } else {
-    const xdg = env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== '' ? env.XDG_CONFIG_HOME : join(env.HOME !== undefined && env.HOME !== '' ? env.HOME : homedir(), '.config');
-    candidate = join(xdg, 'ai-proxy', CONFIG_FILE_NAME);
-    source = 'user';
-  }
-  candidate = resolve(candidate);
-  return { path: existsSync(candidate) ? candidate : null, explicit: false, source, candidate };
 }
 
 const readErrors: Record<string, string> = {

@@ -5,7 +5,7 @@
  * is reported under its own name (`AI_PROXY_PORT: …`, `--port: …`) instead of a file position.
  */
 import type { PathSegment } from './introspect.ts';
-import type { LogLevel } from './schema.ts';
+import type { LogLevel } from '../log-levels.ts';
 
 export interface Overrides {
   host?: string;

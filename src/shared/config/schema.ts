@@ -5,6 +5,7 @@
  * keys inside maps (`headers`, `aliases`, `fallbacks`) are left exactly as written.
  */
 import { z } from 'zod';
+import { logLevels, type LogLevel } from '../log-levels.ts';
 import { parseDuration, parseSize } from './units.ts';
 
 /**
@@ -49,8 +50,7 @@ const name = z
   .register(configTypes, { type: 'name', expected: 'a name of letters, digits, ".", "_" or "-"' });
 const glob = z.string().min(1).register(configTypes, { type: 'glob', expected: 'a model id or glob such as gpt-4o or claude-*' });
 
-export const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-export type LogLevel = (typeof logLevels)[number];
+export type { LogLevel };
 
 export const providerTypes = ['openai', 'anthropic', 'gemini', 'openai-compatible', 'mock'] as const;
 export type ProviderType = (typeof providerTypes)[number];
