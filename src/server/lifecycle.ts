@@ -43,7 +43,8 @@ export class Lifecycle {
   #observers: LifecycleObserver[] = [];
   #reloads: Promise<unknown> = Promise.resolve();
   #stopping: Promise<ShutdownResult> | null = null;
-  #last: ReloadVerdict | null = null;
+  /** The config in force: from the start, then from each applied reload. */
+  #current: { generation: number; hash: string } = { generation: 0, hash: '' };
 
   constructor(private readonly service: Service) {}
 
@@ -62,6 +63,7 @@ export class Lifecycle {
   async start(): Promise<boolean> {
     try {
       const { listen, config } = await this.service.start();
+      this.#current = { generation: config.generation, hash: config.hash };
       this.#phase = 'ready';
       this.#emit({ type: 'ready', listen, config });
       return true;
@@ -79,8 +81,8 @@ export class Lifecycle {
           ok: false,
           source,
           at: new Date().toISOString(),
-          generation: this.#last?.generation ?? 0,
-          hash: this.#last?.hash ?? '',
+          generation: this.#current.generation,
+          hash: this.#current.hash,
           error: { code: 'E_RELOAD_REJECTED', message: `reload refused: the gateway is ${this.#phase}` },
         };
         this.#emit({ type: 'reloaded', id, verdict });
@@ -88,7 +90,7 @@ export class Lifecycle {
       }
       this.#emit({ type: 'reloading', id, source });
       const verdict = await this.service.reload(source);
-      if (verdict.ok) this.#last = verdict;
+      if (verdict.ok) this.#current = { generation: verdict.generation, hash: verdict.hash };
       this.#emit({ type: 'reloaded', id, verdict });
       return verdict;
     };
