@@ -20,7 +20,9 @@ async function pidFileFromConfig(configFlag: string | undefined): Promise<string
     const text = readFileSync(path, 'utf8');
     // Most configs leave pid-file unset: then the YAML parser need not even be loaded.
     if (!text.includes('pid-file')) return undefined;
-    const { parse } = await import('yaml');
+    const yaml = await import('yaml');
+    // The bundle hands a dynamically imported CommonJS package over as its default export.
+    const parse = yaml.parse ?? (yaml as unknown as { default: typeof yaml }).default.parse;
     const value = (parse(text) as Record<string, unknown> | null)?.['pid-file'];
     // Relative to the config file, as the loader reads it.
     return typeof value === 'string' && !value.includes('${') ? resolve(dirname(path), value) : undefined;
