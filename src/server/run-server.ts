@@ -11,6 +11,7 @@ import { createLogger } from '../shared/logger.ts';
 import { routeSignals } from '../shared/signals.ts';
 import { ConfigWatcher } from './config-watch.ts';
 import { Gateway } from './gateway.ts';
+import { loadPipeline } from './http/handler.ts';
 import { Lifecycle, type LifecycleEvent } from './lifecycle.ts';
 import { Output } from './output.ts';
 
@@ -92,6 +93,7 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
     if (process.connected) process.disconnect();
     return;
   }
+  void loadPipeline();
   const path = gateway.snapshot?.path ?? null;
   if (path !== null && gateway.snapshot?.config.watchConfig) {
     new ConfigWatcher(path, () => gateway.snapshot?.fileHash ?? null, () => void lifecycle.reload('watch'), logger).start();

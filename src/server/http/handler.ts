@@ -10,10 +10,24 @@ import { handleAdmin } from '../observability/admin.ts';
 import type { Snapshot } from '../snapshot.ts';
 import { formatAccessLine, newAccessRecord, type AccessRecord } from './access-log.ts';
 import { listModels, retrieveModel } from './models.ts';
-import { handleModelRequest } from './model-request.ts';
+import type * as ModelRequests from './model-request.ts';
+import type { ModelRequestContext } from './model-request.ts';
 import { sendError, sendJson } from './respond.ts';
 import { bodyModelRoutes, geminiRoute } from './routes.ts';
 import type { RequestTracker } from './tracker.ts';
+
+type Pipeline = typeof ModelRequests;
+/**
+ * The model request pipeline (undici, the translators: most of the server's code) is loaded
+ * right after the gateway reports ready rather than before, so a start does not wait for it.
+ */
+let pipeline: Pipeline | null = null;
+let loading: Promise<Pipeline> | null = null;
+
+export function loadPipeline(): Promise<Pipeline> {
+  loading ??= import('./model-request.ts').then((loaded) => (pipeline = loaded));
+  return loading;
+}
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;
 
@@ -74,7 +88,8 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
       const route = bodyRoute ?? gemini?.route;
       if (route !== undefined) {
         pending++;
-        void handleModelRequest({ req, res, snapshot, route, urlModel: gemini?.model ?? null, shutdown, record, metrics: gateway.metrics, onStream })
+        const context: ModelRequestContext = { req, res, snapshot, route, urlModel: gemini?.model ?? null, shutdown, record, metrics: gateway.metrics, onStream };
+        void (pipeline !== null ? pipeline.handleModelRequest(context) : loadPipeline().then((loaded) => loaded.handleModelRequest(context)))
           .catch((error: unknown) => {
             gateway.logger.error(`request ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
             if (!res.headersSent) sendError(res, route.client, 500, 'Internal error in the gateway; see its log.');

@@ -16,6 +16,7 @@ import { clientErrorBody } from '../errors/client-error.ts';
 import { applyCredential, familyOf, translatedUrl, upstreamUrl } from '../providers/catalog.ts';
 import { serveMock } from '../providers/mock.ts';
 import { upstreamRequestHeaders, clientResponseHeaders } from '../proxy/headers.ts';
+import { createDispatcher } from '../proxy/dispatcher.ts';
 import { relay } from '../proxy/relay.ts';
 import { createAttemptPlan, type Attempt } from '../routing/attempt-plan.ts';
 import { wireFormatOf, type ResolvedModel } from '../routing/model-table.ts';
@@ -214,7 +215,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   const { req, res, snapshot, route, record } = ctx;
   const provider = attempt.candidate.provider.config;
   const upstreamModel = attempt.candidate.upstreamModel;
-  const dispatcher = snapshot.upstreams.dispatcher(provider.name) as Dispatcher;
+  const dispatcher = snapshot.upstreams.dispatcher(provider.name, createDispatcher) as Dispatcher;
   const headers = upstreamRequestHeaders(req.headers, provider.headers);
   const key = attempt.credential.secret();
   applyCredential(provider.type, headers, key === '' ? null : key, provider.anthropicVersion);

@@ -5,13 +5,16 @@
  * reload does not throw away warm upstream connections. A replaced pool is closed only once no
  * generation that uses it is current or still serving a request: a request that started on the
  * old generation and has not dispatched yet (its body still arriving) must find its pool open.
+ * Dispatchers are created on first use, by the request path, which is what loads undici: a
+ * gateway start does not pay for the HTTP client before it serves (see docs/decisions.md).
  */
-import { Agent, ProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ProviderConfig } from '../../shared/config/schema.ts';
 
 interface Entry {
   readonly signature: string;
-  readonly dispatcher: Dispatcher;
+  readonly provider: ProviderConfig;
+  dispatcher: Dispatcher | null;
   /** Generations (UpstreamPools) holding this dispatcher that are current or still leased. */
   refs: number;
 }
@@ -29,7 +32,7 @@ export class UpstreamPool {
       if (provider.type === 'mock') continue;
       const signature = JSON.stringify([provider.timeouts, provider.proxy ?? null]);
       const old = previous?.entries.get(provider.name);
-      const entry = old !== undefined && old.signature === signature ? old : { signature, dispatcher: createDispatcher(provider), refs: 0 };
+      const entry = old !== undefined && old.signature === signature ? old : { signature, provider, dispatcher: null, refs: 0 };
       entry.refs++;
       entries.set(provider.name, entry);
     }
@@ -59,27 +62,18 @@ export class UpstreamPool {
     this.#released = true;
     for (const entry of this.entries.values()) {
       // close() still lets requests already dispatched on it finish.
-      if (--entry.refs === 0) void entry.dispatcher.close().catch(() => undefined);
+      if (--entry.refs === 0) void entry.dispatcher?.close().catch(() => undefined);
     }
   }
 
-  dispatcher(provider: string): Dispatcher | undefined {
-    return this.entries.get(provider)?.dispatcher;
+  dispatcher(provider: string, create: (config: ProviderConfig) => Dispatcher): Dispatcher | undefined {
+    const entry = this.entries.get(provider);
+    if (entry === undefined) return undefined;
+    entry.dispatcher ??= create(entry.provider);
+    return entry.dispatcher;
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.entries.values()].map((entry) => entry.dispatcher.destroy().catch(() => undefined)));
+    await Promise.all([...this.entries.values()].map((entry) => entry.dispatcher?.destroy().catch(() => undefined)));
   }
-}
-
-function createDispatcher(provider: ProviderConfig): Dispatcher {
-  const { connect, firstByte, idle } = provider.timeouts;
-  const options = {
-    connect: { timeout: connect },
-    headersTimeout: firstByte,
-    bodyTimeout: idle,
-    keepAliveTimeout: 30_000,
-    connections: provider.maxConcurrent > 0 ? provider.maxConcurrent : null,
-  };
-  return provider.proxy !== undefined ? new ProxyAgent({ uri: provider.proxy, ...options }) : new Agent(options);
 }
