@@ -246,6 +246,15 @@ models:
     assertConvention(recorded, 'gemini', GEMINI_KEY);
   });
 
+  await t.test('POST :streamGenerateContent without alt=sse → the same, relayed as the JSON array Gemini streams', async () => {
+    const { result, recorded } = await one(gemini, () => post(`${url}/v1beta/models/gemini-2.5-pro:streamGenerateContent`, contents, geminiAuth));
+    assert.equal(result.status, 200);
+    assert.match(result.headers.get('content-type') ?? '', /^application\/json/);
+    const chunks = (await result.json()) as Array<{ candidates: unknown[] }>;
+    assert.ok(Array.isArray(chunks) && chunks.length > 0 && Array.isArray(chunks[0]?.candidates));
+    assert.equal(recorded.path, '/v1beta/models/gemini-2.5-pro:streamGenerateContent');
+  });
+
   await t.test('POST :countTokens and :embedContent → the same Gemini methods', async () => {
     const counted = await one(gemini, () => post(`${url}/v1beta/models/gemini-2.5-flash:countTokens`, contents, geminiAuth));
     assert.equal((await assertServed(counted.result, 'gemini', 'gemini-2.5-flash')).totalTokens, 5);

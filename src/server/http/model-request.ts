@@ -226,7 +226,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   let url: string;
   let payload: Buffer;
   if (upstreamWire === null) {
-    url = upstreamUrl(provider, route, upstreamModel, stream);
+    url = upstreamUrl(provider, route, upstreamModel, stream, route.endpoint !== 'stream-generate-content' || /[?&]alt=sse(?:&|$)/.test(req.url ?? ''));
     // Forward the client's bytes untouched unless the model id must change (Gemini keeps it in the URL).
     payload = route.family === 'gemini' || body.model === upstreamModel ? raw : Buffer.from(JSON.stringify({ ...body, model: upstreamModel }));
   } else {

@@ -33,13 +33,16 @@ export function baseUrlOf(provider: ProviderConfig): string {
   return base.endsWith('/') ? base.slice(0, -1) : base;
 }
 
-/** The upstream URL for a same-family request. */
-export function upstreamUrl(provider: ProviderConfig, route: ModelRoute, model: string, stream: boolean): string {
+/**
+ * The upstream URL for a same-family request. `sse`: a Gemini client asked for `alt=sse`; without
+ * it, streamGenerateContent answers with a JSON array streamed as it grows, and so must we.
+ */
+export function upstreamUrl(provider: ProviderConfig, route: ModelRoute, model: string, stream: boolean, sse = true): string {
   const base = baseUrlOf(provider);
   if (route.family !== 'gemini') return base + route.upstreamPath;
   // A Gemini base URL may already end in the API version.
   const root = /\/v1(beta|alpha)?\d*$/.test(base) ? base : `${base}/v1beta`;
-  const alt = route.endpoint === 'stream-generate-content' || stream ? '?alt=sse' : '';
+  const alt = (route.endpoint === 'stream-generate-content' && sse) || (stream && route.endpoint === 'generate-content') ? '?alt=sse' : '';
   const action = stream && route.endpoint === 'generate-content' ? 'streamGenerateContent' : route.upstreamPath;
   return `${root}/models/${encodeURIComponent(model)}:${action}${alt}`;
 }
