@@ -64,7 +64,21 @@ function readSettled(path: string): PidFileContent {
   }
 }
 
+/**
+ * Stale is the one verdict a handover can fake: the old instance unlinks its file while a new
+ * one creates and locks its own, and a read between the two sees an unlocked file. A stale
+ * verdict is therefore confirmed once, a moment later.
+ */
+const RECHECK_MS = 50;
+
 export function findInstance(pidFile: PidFileChoice): Instance {
+  const first = inspect(pidFile);
+  if (first.state !== 'stale') return first;
+  Atomics.wait(pauseCell, 0, 0, RECHECK_MS);
+  return inspect(pidFile);
+}
+
+function inspect(pidFile: PidFileChoice): Instance {
   const read = readSettled(pidFile.path);
   if (read.pid === null && read.reason === 'missing') return { state: 'absent', pidFile };
   const locked = isLocked(pidFile.path);
