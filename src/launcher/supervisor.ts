@@ -152,7 +152,7 @@ export class Supervisor {
         resolve(result);
       };
       const server = new ServerProcess(
-        { configPath: this.#loaded.path, overrides: this.options.overrides },
+        { configPath: this.#loaded.path, overrides: this.options.overrides, journal: this.#journal },
         stripNotifyEnv(process.env),
         (message) => {
           if (message.t === 'ready') {
@@ -211,9 +211,14 @@ export class Supervisor {
     }
   }
 
+  /** Under systemd with no log file, lines go to the journal, which reads a `<N>` priority prefix. */
+  get #journal(): boolean {
+    return this.#sink !== null && this.#sink.path === null && underSystemd();
+  }
+
   #createLogger(): AppLogger {
     const sink = this.#sink as LogSink;
-    return createLogger({ name: 'launcher', level: this.#settings.logLevel, format: this.#settings.logFormat, write: (line) => sink.write(line) });
+    return createLogger({ name: 'launcher', level: this.#settings.logLevel, format: this.#settings.logFormat, journal: this.#journal, write: (line) => sink.write(line) });
   }
 
   #applySettings(settings: LauncherSettings): void {
@@ -229,10 +234,10 @@ export class Supervisor {
     const text = verdict.ok
       ? `reload (${verdict.source}) applied: generation ${verdict.generation}, hash ${verdict.hash}${verdict.changed && verdict.changed.length > 0 ? `, changed ${verdict.changed.join(', ')}` : ', no change'}`
       : `reload (${verdict.source}) rejected, still serving generation ${verdict.generation}: ${describeReport(verdict.error ?? { code: 'E_RELOAD_REJECTED', message: 'rejected' })}`;
-    if (verdict.ok) this.#log.info(text);
-    else this.#log.error(text);
-    // STATUS is one line (systemctl status shows it): the reason's details follow its summary.
+    // One event, one line (grep, the journal, STATUS=): the reason's details follow its summary.
     const status = text.split('\n').map((line) => line.trim()).filter((line) => line !== '').join('; ');
+    if (verdict.ok) this.#log.info(status);
+    else this.#log.error(status);
     // READY=1 after STOPPING=1 would announce a stopping service as up again; only the verdict goes out.
     if (this.#stopping) this.#sd.status(status);
     else this.#sd.reloaded(status);

@@ -6,7 +6,7 @@ import { createServer } from 'node:http';
 import { AppError, toErrorReport } from '../shared/errors.ts';
 import type { ConfigInfo, ListenInfo, ReloadSource, ReloadVerdict } from '../shared/ipc.ts';
 import type { ServerLaunch } from '../shared/launch.ts';
-import { createLogger, type AppLogger } from '../shared/logger.ts';
+import { createLogger, journalInfoPrefix, type AppLogger } from '../shared/logger.ts';
 import { loadConfig, type LoadedConfig } from '../shared/config/load.ts';
 import { Metrics } from './observability/metrics.ts';
 import type { Output } from './output.ts';
@@ -27,9 +27,12 @@ export class Gateway implements Service {
   #cutDelay: (() => void) | null = null;
   /** One registry for the process's life: counters survive reloads. */
   readonly metrics: Metrics;
+  /** Put before each access line: the journal's info priority under systemd, else nothing. */
+  readonly accessPrefix: string;
 
   constructor(private readonly launch: ServerLaunch, readonly output: Output, bootLogger: AppLogger) {
     this.logger = bootLogger;
+    this.accessPrefix = journalInfoPrefix(launch.journal === true);
     this.metrics = new Metrics({
       inFlight: () => this.#tracker?.inFlight ?? 0,
       streams: () => this.#tracker?.streams ?? 0,
@@ -73,7 +76,7 @@ export class Gateway implements Service {
 
   #useLogger(loaded: LoadedConfig): void {
     const { level, format } = loaded.config.log;
-    this.logger = createLogger({ name: 'server', level, format, write: (line) => this.output.line(line) });
+    this.logger = createLogger({ name: 'server', level, format, journal: this.launch.journal === true, write: (line) => this.output.line(line) });
   }
 
   async reload(source: ReloadSource): Promise<ReloadVerdict> {

@@ -21,7 +21,7 @@ const ORPHAN_SHUTDOWN_MS = 1_500;
 export async function runServer(launch: ServerLaunch): Promise<void> {
   const output = new Output();
   // Until the config is loaded, log at info in text; the gateway switches to the configured format.
-  const logger = createLogger({ name: 'server', level: 'info', format: 'text', write: (line) => output.line(line) });
+  const logger = createLogger({ name: 'server', level: 'info', format: 'text', journal: launch.journal === true, write: (line) => output.line(line) });
   const gateway = new Gateway(launch, output, logger);
   const lifecycle = new Lifecycle(gateway);
   const send = (message: ServerMessage): void => {

@@ -5,6 +5,8 @@ export interface ServerLaunch {
   /** Absolute config path, or null for the default search (which may end in the embedded default). */
   configPath: string | null;
   overrides: Overrides;
+  /** Log lines go to the systemd journal: prefix them with their priority. */
+  journal?: boolean;
 }
 
 export function encodeLaunch(launch: ServerLaunch): string {

@@ -16,7 +16,17 @@ export interface LoggerOptions {
   name: string;
   level: LogLevel;
   format: LogFormat;
+  /** Lines go to the systemd journal (stdout under systemd): prefix each with its priority. */
+  journal?: boolean;
   write(line: string): void;
+}
+
+/** sd-daemon(3) priorities by tslog level id: journald reads a leading `<N>` (SyslogLevelPrefix=). */
+const journalPrefix: Record<number, string> = { 0: '<7>', 1: '<7>', 2: '<7>', 3: '<6>', 4: '<4>', 5: '<3>', 6: '<2>' };
+
+/** The prefix for a line the logger does not format itself (the access log). */
+export function journalInfoPrefix(journal: boolean): string {
+  return journal ? '<6>' : '';
 }
 
 export function createLogger(options: LoggerOptions): AppLogger {
@@ -32,19 +42,12 @@ export function createLogger(options: LoggerOptions): AppLogger {
       inspectOptions: { breakLength: Infinity, compact: true },
     },
   });
-  logger.attachTransport({ format: options.format === 'json' ? 'json' : 'pretty', write: (_record, line) => options.write(line) });
+  const format = options.format === 'json' ? 'json' : 'pretty';
+  if (options.journal === true) {
+    // tslog keeps the level in the record's meta property (`_logMeta` unless configured otherwise).
+    logger.attachTransport({ format, write: (record, line) => options.write((journalPrefix[record._logMeta?.logLevelId ?? 3] ?? '<6>') + line) });
+  } else {
+    logger.attachTransport({ format, write: (_record, line) => options.write(line) });
+  }
   return logger;
-}
-
-export function setLogLevel(logger: AppLogger, level: LogLevel): void {
-  logger.setMinLevel(tslogLevel[level]);
-}
-
-export function isLevelEnabled(configured: LogLevel, level: LogLevel): boolean {
-  return tslogLevel[level] >= tslogLevel[configured];
-}
-
-/** The time prefix used by the text format, for lines written without tslog (the access log). */
-export function textTimestamp(now: Date = new Date()): string {
-  return now.toISOString();
 }

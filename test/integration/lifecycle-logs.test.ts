@@ -150,3 +150,22 @@ test('a server that crashes while serving (out of memory): V8\'s fatal output on
   assert.match(log, /ERROR launcher the server exited unexpectedly \(killed by SIGABRT\)|ERROR launcher the server exited unexpectedly \(exit code \d+\)/);
   assert.ok(!existsSync(inst.pidFile));
 });
+
+test('under systemd with no log file, every line carries its journal priority (<6> info, <3> error)', async (t) => {
+  const inst = instance(t);
+  // systemd sets INVOCATION_ID for every unit; with it the gateway logs to stdout, i.e. the journal.
+  const fg = new Foreground(t, ['-c', inst.config, '--pid-file', inst.pidFile], { ...inst.env, INVOCATION_ID: 'test-invocation' });
+  const url = await fg.url();
+  await fg.waitFor(/^<6>\S+ INFO launcher ai-proxy \S+ serving on /m);
+  const answered = await post(`${url}/v1/chat/completions`, { model: 'mock', messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(answered.status, 200);
+  await answered.body?.cancel();
+  await fg.waitFor(/^<6>\S+ INFO access .*POST \/v1\/chat\/completions/m);
+  writeFileSync(inst.config, 'listen: { port: "not a port" }\n');
+  assert.equal((await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env })).code, 1);
+  await fg.waitFor(/^<3>\S+ ERROR launcher reload \(control\) rejected/m);
+  const unprefixed = fg.output.split('\n').filter((line) => line !== '' && !/^<[0-7]>/.test(line));
+  assert.deepEqual(unprefixed, [], 'every line has a priority');
+  fg.child.kill('SIGTERM');
+  assert.equal((await fg.exited).code, 0);
+});

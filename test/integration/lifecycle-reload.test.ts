@@ -145,7 +145,7 @@ test('SIGHUP, a change of the file on disk and ai-proxy reload take the same pat
   assert.match(rejected[2] as string, /reload \(control\) rejected/);
   assert.equal(verdictOf(rejected[1] as string), verdictOf(rejected[0] as string));
   assert.equal(verdictOf(rejected[2] as string), verdictOf(rejected[0] as string));
-  assert.ok(control.stderr.includes(/: (config .*)/.exec(rejected[0] as string)?.[1] as string), 'the command prints the logged reason');
+  assert.ok(control.stderr.includes(/: (config .*? is invalid \(\d+ errors?\))/.exec(rejected[0] as string)?.[1] as string), 'the command prints the logged reason');
   await assertServes(url);
 
   // Applied, by each path: the watcher sees the file; a rotated secret (not the watched file) is read again on SIGHUP and on reload.

@@ -159,7 +159,7 @@ function finish(gateway: Gateway, snapshot: Snapshot, record: AccessRecord, stat
   metrics.duration.observe({ route, provider }, (now - record.startedAt) / 1000);
   if (record.inputTokens !== null) metrics.tokens.inc({ direction: 'in', model, provider }, record.inputTokens);
   if (record.outputTokens !== null) metrics.tokens.inc({ direction: 'out', model, provider }, record.outputTokens);
-  if (snapshot.config.log.access) gateway.output.droppable(formatAccessLine(snapshot.config.log.format, record, status, now));
+  if (snapshot.config.log.access) gateway.output.droppable(gateway.accessPrefix + formatAccessLine(snapshot.config.log.format, record, status, now));
 }
 
 /** CORS for browser clients; true when the request was a preflight and is answered. */
