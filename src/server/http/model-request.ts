@@ -29,6 +29,7 @@ import type { AccessRecord } from './access-log.ts';
 import { readBody } from './body.ts';
 import { sendError } from './respond.ts';
 import type { ModelRoute } from './routes.ts';
+import type { ShutdownSignal } from './shutdown-signal.ts';
 import { extractUsage } from './usage.ts';
 
 /** Error bodies are read to classify and relay them; more than this is not an error message. */
@@ -41,8 +42,8 @@ export interface ModelRequestContext {
   route: ModelRoute;
   /** The model id from the URL (Gemini), else null. */
   urlModel: string | null;
-  /** Aborted when the gateway forces its shutdown. */
-  shutdown: AbortSignal;
+  /** Raised when the gateway forces its shutdown. */
+  shutdown: ShutdownSignal;
   record: AccessRecord;
   metrics: Metrics;
   onStream: (open: boolean) => void;
@@ -249,10 +250,10 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   const onClose = (): void => abort.abort(new Error('client disconnected'));
   res.once('close', onClose);
   const onShutdown = (): void => abort.abort(new Error('the gateway is shutting down'));
-  ctx.shutdown.addEventListener('abort', onShutdown, { once: true });
+  ctx.shutdown.on(onShutdown);
   const cleanup = (): void => {
     res.off('close', onClose);
-    ctx.shutdown.removeEventListener('abort', onShutdown);
+    ctx.shutdown.off(onShutdown);
   };
   // timeouts.total bounds the whole upstream exchange, the relay included.
   let timedOut = false;
@@ -435,20 +436,24 @@ async function readLimited(body: Dispatcher.ResponseData['body'], limit: number)
   return Buffer.concat(chunks);
 }
 
-function abortOnClose(res: ServerResponse, shutdown: AbortSignal): AbortSignal {
+function abortOnClose(res: ServerResponse, shutdown: ShutdownSignal): AbortSignal {
   const controller = new AbortController();
   res.once('close', () => controller.abort());
-  shutdown.addEventListener('abort', () => controller.abort(), { once: true });
+  shutdown.on(() => controller.abort());
   return controller.signal;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: ShutdownSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    const wake = (): void => {
       clearTimeout(timer);
       resolve();
-    }, { once: true });
+    };
+    const timer = setTimeout(() => {
+      signal.off(wake);
+      resolve();
+    }, ms);
+    signal.on(wake);
   });
 }
 

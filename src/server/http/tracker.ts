@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { ShutdownSignal } from './shutdown-signal.ts';
 
 export class RequestTracker {
   #inFlight = 0;
@@ -14,7 +15,7 @@ export class RequestTracker {
   /** Set once force() cut what was in flight: the drain it ends is a forced one. */
   #forced = false;
   readonly #sockets = new Set<Socket>();
-  readonly #aborts = new Set<AbortController>();
+  readonly #aborts = new Set<ShutdownSignal>();
   #onIdle: (() => void) | null = null;
 
   constructor(private readonly server: Server) {
@@ -37,9 +38,9 @@ export class RequestTracker {
   }
 
   /** Registers a request; the returned signal aborts when the stop is forced. */
-  begin(req: IncomingMessage, res: ServerResponse): AbortSignal {
+  begin(req: IncomingMessage, res: ServerResponse): ShutdownSignal {
     this.#inFlight++;
-    const abort = new AbortController();
+    const abort = new ShutdownSignal();
     this.#aborts.add(abort);
     if (this.#draining) res.shouldKeepAlive = false;
     res.once('close', () => {
@@ -52,7 +53,7 @@ export class RequestTracker {
         if (this.#inFlight === 0) this.#onIdle?.();
       }
     });
-    return abort.signal;
+    return abort;
   }
 
   streamStarted(): void {
@@ -87,7 +88,7 @@ export class RequestTracker {
   force(): void {
     this.#draining = true;
     if (this.#inFlight > 0) this.#forced = true;
-    for (const abort of this.#aborts) abort.abort(new Error('the gateway is shutting down'));
+    for (const abort of this.#aborts) abort.abort();
     setImmediate(() => {
       this.server.closeAllConnections();
       for (const socket of this.#sockets) socket.destroy();

@@ -8,6 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { streamError, type ClientFormat } from '../errors/client-error.ts';
+import type { ShutdownSignal } from '../http/shutdown-signal.ts';
 
 /** Rewrites the stream on the way (cross-format translation); it writes through `RelayOptions.write`'s sink. */
 export interface RelayTransform {
@@ -30,8 +31,8 @@ export interface RelayOptions {
   eventStream: boolean;
   /** Aborts the upstream request. */
   abortUpstream: (reason: Error) => void;
-  /** Aborted when the gateway forces its shutdown. */
-  shutdown: AbortSignal;
+  /** Raised when the gateway forces its shutdown. */
+  shutdown: ShutdownSignal;
   /** After a failure (a translated stream's included), close the connection without the final chunk, so the client sees an incomplete response. */
   cutOnFailure?: boolean;
 }
@@ -105,7 +106,7 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
       if (timer !== null) clearTimeout(timer);
       res.off('drain', onDrain);
       res.off('close', onClientClose);
-      options.shutdown.removeEventListener('abort', onShutdown);
+      options.shutdown.off(onShutdown);
       body.off('data', onData);
       body.off('end', onEnd);
       body.off('error', onError);
@@ -207,7 +208,7 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
     body.on('end', onEnd);
     body.on('error', onError);
     res.on('close', onClientClose);
-    options.shutdown.addEventListener('abort', onShutdown, { once: true });
+    options.shutdown.on(onShutdown);
     armKeepAlive();
   });
 }
