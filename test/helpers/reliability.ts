@@ -9,18 +9,8 @@ import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'no
 import { connect as netConnect } from 'node:net';
 import type { TestContext } from 'node:test';
 import { fakeUpstream, json, type FakeUpstream, type Handler, type RecordedRequest } from './fake-upstream.ts';
+import { seededRandom } from './random.ts';
 
-/** mulberry32: a small seeded PRNG, so every "random" choice of a run can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const randomInt = (rand: () => number, min: number, max: number): number => min + Math.floor(rand() * (max - min + 1));
 

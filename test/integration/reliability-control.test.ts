@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { instance, runCli, waitUntil, type CommandResult, type Instance } from '../helpers/cli.ts';
-import { processesMatching, seededRandom, testSeed, within, killInstanceOnExit } from '../helpers/reliability.ts';
+import { processesMatching, testSeed, within, killInstanceOnExit } from '../helpers/reliability.ts';
+import { seededRandom } from '../helpers/random.ts';
 
 const ROUNDS = 3;
 const EACH = 6;

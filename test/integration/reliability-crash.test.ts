@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { instance, isAlive, runCli, serverPidOf, startDaemon, waitUntil } from '../helpers/cli.ts';
-import { exchange, isFlocked, processesMatching, processGroupMembers, procInfo, randomInt, scriptedChat, scriptedUpstream, seededRandom, testSeed, within, type Exchange, killInstanceOnExit } from '../helpers/reliability.ts';
+import { exchange, isFlocked, processesMatching, processGroupMembers, procInfo, randomInt, scriptedChat, scriptedUpstream, testSeed, within, type Exchange, killInstanceOnExit } from '../helpers/reliability.ts';
+import { seededRandom } from '../helpers/random.ts';
 
 type Victim = 'server' | 'launcher' | 'both';
 const ROUNDS_PER_VICTIM = 3;

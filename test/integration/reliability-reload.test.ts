@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { get, instance, runCli, startDaemon, waitUntil } from '../helpers/cli.ts';
-import { exchange, within, pick, randomInt, scriptedChat, scriptedUpstream, seededRandom, testSeed, type Exchange, killInstanceOnExit } from '../helpers/reliability.ts';
+import { exchange, within, pick, randomInt, scriptedChat, scriptedUpstream, testSeed, type Exchange, killInstanceOnExit } from '../helpers/reliability.ts';
+import { seededRandom } from '../helpers/random.ts';
 
 const CLIENT_KEY = 'sk-rel-client-5f1c0e9a7d3b';
 const ADMIN_KEY = 'sk-rel-admin-88e2b6c4a1f0';

@@ -15,21 +15,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createStreamTranslator, type WireFormat } from '../../src/server/translate/index.ts';
 import { CTX, FORMATS, fixtureNames, readBytes } from './fixtures.ts';
+import { seededRandom } from '../helpers/random.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 const ROUNDS = Number(process.env.FUZZ_ROUNDS ?? 12);
 
-/** mulberry32: small, fast, good enough to pick split points reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface SseEvent {
   event?: string;
@@ -188,7 +178,7 @@ describe('stream translators: split anywhere, same output', () => {
         it(`${from} → ${to}: ${name}`, () => {
           const reference = translate(from, to, [Buffer.concat(events.map((e) => frame(e, '\n', false)))]);
           assert.ok(reference.length > 0);
-          const random = prng(SEED ^ hash(`${from}/${to}/${name}`));
+          const random = seededRandom(SEED ^ hash(`${from}/${to}/${name}`));
           for (const variant of VARIANTS) {
             const bytes = Buffer.concat(events.map((e) => frame(e, variant.eol, variant.multiline)));
             const label = `seed ${SEED}, eol ${JSON.stringify(variant.eol)}, multiline ${variant.multiline}`;
@@ -211,7 +201,7 @@ describe('stream translators: each event is written before the next one arrives'
       const events = parseFixture(readBytes(`streams/${from}/${name}.sse`));
       for (const to of FORMATS) {
         it(`${from} → ${to}: ${name}`, () => {
-          const random = prng(SEED ^ hash(`now/${from}/${to}/${name}`));
+          const random = seededRandom(SEED ^ hash(`now/${from}/${to}/${name}`));
           // Bare \r is left out on purpose: a parser cannot know an event ending in \r is over
           // until the next byte shows it is not \r\n.
           for (const eol of ['\n', '\r\n'] as const) {

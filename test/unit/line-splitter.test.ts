@@ -1,18 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { LineSplitter } from '../../src/launcher/line-splitter.ts';
+import { seededRandom } from '../helpers/random.ts';
 
-/** A small seeded generator, so a failing cut can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function run(splitter: LineSplitter, chunks: Buffer[]): Buffer[] {
   const out: Buffer[] = [];
@@ -27,7 +17,7 @@ function run(splitter: LineSplitter, chunks: Buffer[]): Buffer[] {
 
 describe('LineSplitter', () => {
   it('hands over only whole lines, whatever the chunk boundaries', () => {
-    const random = prng(7);
+    const random = seededRandom(7);
     const lines = Array.from({ length: 5000 }, (_, i) => `line ${i} ${'é'.repeat(Math.floor(random() * 40))}`);
     const input = Buffer.from(lines.join('\n') + '\n');
     const chunks: Buffer[] = [];

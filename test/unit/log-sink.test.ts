@@ -11,6 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { openLogSink } from '../../src/launcher/log-sink.ts';
 import type { LogSink, LogSinkOptions } from '../../src/launcher/log-sink.ts';
 import { AppError } from '../../src/shared/errors.ts';
+import { seededRandom } from '../helpers/random.ts';
 
 const WAIT_MS = 10_000;
 const ROTATED = /^ai-proxy-\d{8}-\d{6}-\d{3}\.log(\.gz)?$/;
@@ -40,17 +41,6 @@ async function until(what: string, condition: () => boolean): Promise<void> {
   }
 }
 
-/** A small seeded generator, so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Line i's exact text: its length varies with i, some lines are long, some carry two-byte characters. */
 function lineText(i: number): string {
@@ -111,7 +101,7 @@ async function numberedLines(t: TestContext, n: number, compress: boolean): Prom
   const stderr = new PassThrough();
   sink.pipeFrom(stdout);
   sink.pipeFrom(stderr);
-  const random = prng(compress ? 2 : 1);
+  const random = seededRandom(compress ? 2 : 1);
   let outText = '';
   let errText = '';
   let outHeld: Buffer = Buffer.alloc(0);
