@@ -4,6 +4,8 @@
  * line (including a \r whose \n has not arrived) and joins multi-line `data:` fields.
  */
 import { createParser, type EventSourceParser } from 'eventsource-parser';
+import type { StreamSink } from './canonical.ts';
+import { isObject, type JsonObject } from './json-value.ts';
 
 export interface SseEventHandler {
   event(type: string | undefined, data: string): void;
@@ -26,4 +28,19 @@ export class SseDecoder {
   end(): void {
     this.parser.feed(`${this.decoder.decode()}\n\n`);
   }
+}
+
+/**
+ * One event's JSON payload as an object. Not JSON ends the stream with an error (a translator
+ * cannot guess what it meant); a JSON value that is not an object carries nothing and is skipped.
+ */
+export function readEventObject(data: string, sink: StreamSink): JsonObject | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(data);
+  } catch {
+    sink.error('The upstream sent an event that is not JSON.', 502);
+    return null;
+  }
+  return isObject(value) ? value : null;
 }

@@ -8,6 +8,7 @@ import { isObject, optString, type JsonObject } from '../json-value.ts';
 import type { SseEventHandler } from '../sse.ts';
 import { STRUCTURED_OUTPUT_WRAPPED_TOOL, isStructuredOutputTool, structuredOutputText } from '../structured-output.ts';
 import { anthropicErrorStatus, readAnthropicFinish, readAnthropicUsage } from './vocabulary.ts';
+import { readEventObject } from '../sse.ts';
 
 const enum Kind {
   Ignored,
@@ -33,14 +34,8 @@ export class AnthropicStreamReader implements SseEventHandler {
   }
 
   event(_type: string | undefined, data: string): void {
-    let event: unknown;
-    try {
-      event = JSON.parse(data);
-    } catch {
-      this.sink.error('The upstream sent an event that is not JSON.', 502);
-      return;
-    }
-    if (!isObject(event)) return;
+    const event = readEventObject(data, this.sink);
+    if (event === null) return;
     switch (event.type) {
       case 'content_block_delta':
         this.delta(event);

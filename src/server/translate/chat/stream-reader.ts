@@ -12,6 +12,7 @@ import { isObject, type JsonObject } from '../json-value.ts';
 import type { SseEventHandler } from '../sse.ts';
 import { synthesizedCallId } from '../tool-ids.ts';
 import { readChatFinish, readChatUsage } from './vocabulary.ts';
+import { readEventObject } from '../sse.ts';
 
 interface CallState {
   index: number;
@@ -41,14 +42,8 @@ export class ChatStreamReader implements SseEventHandler {
       this.sink.done();
       return;
     }
-    let chunk: unknown;
-    try {
-      chunk = JSON.parse(data);
-    } catch {
-      this.sink.error('The upstream sent an event that is not JSON.', 502);
-      return;
-    }
-    if (!isObject(chunk)) return;
+    const chunk = readEventObject(data, this.sink);
+    if (chunk === null) return;
     if (chunk.error !== undefined && chunk.error !== null) {
       this.sink.error(errorMessage(chunk, 502), errorStatus(chunk, 502));
       return;

@@ -9,6 +9,7 @@ import { isObject, optString, type JsonObject } from '../json-value.ts';
 import type { SseEventHandler } from '../sse.ts';
 import { idWithSignature, synthesizedCallId } from '../tool-ids.ts';
 import { readGeminiFinish, readGeminiUsage } from './vocabulary.ts';
+import { readEventObject } from '../sse.ts';
 
 export class GeminiStreamReader implements SseEventHandler {
   private readonly sink: StreamSink;
@@ -22,14 +23,8 @@ export class GeminiStreamReader implements SseEventHandler {
   }
 
   event(_type: string | undefined, data: string): void {
-    let chunk: unknown;
-    try {
-      chunk = JSON.parse(data);
-    } catch {
-      this.sink.error('The upstream sent an event that is not JSON.', 502);
-      return;
-    }
-    if (!isObject(chunk)) return;
+    const chunk = readEventObject(data, this.sink);
+    if (chunk === null) return;
     if (chunk.error !== undefined) {
       this.sink.error(errorMessage(chunk, 500), errorStatus(chunk, 500));
       return;

@@ -7,6 +7,7 @@ import type { StreamSink } from '../canonical.ts';
 import { isObject, optString, type JsonObject } from '../json-value.ts';
 import type { SseEventHandler } from '../sse.ts';
 import { readResponsesFinish, readResponsesUsage } from './vocabulary.ts';
+import { readEventObject } from '../sse.ts';
 
 export class ResponsesStreamReader implements SseEventHandler {
   private readonly sink: StreamSink;
@@ -19,14 +20,8 @@ export class ResponsesStreamReader implements SseEventHandler {
   }
 
   event(_type: string | undefined, data: string): void {
-    let event: unknown;
-    try {
-      event = JSON.parse(data);
-    } catch {
-      this.sink.error('The upstream sent an event that is not JSON.', 502);
-      return;
-    }
-    if (!isObject(event)) return;
+    const event = readEventObject(data, this.sink);
+    if (event === null) return;
     switch (event.type) {
       case 'response.output_text.delta':
       case 'response.refusal.delta':
