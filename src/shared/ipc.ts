@@ -68,7 +68,3 @@ export type DaemonReport =
   | { t: 'starting'; deadlineMs: number }
   | { t: 'ready'; pid: number; url: string; pidFile: string; logFile: string | null }
   | { t: 'failed'; error: ErrorReport };
-
-export function isServerMessage(value: unknown): value is ServerMessage {
-  return typeof value === 'object' && value !== null && typeof (value as { t?: unknown }).t === 'string';
-}

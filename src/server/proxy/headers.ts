@@ -3,13 +3,14 @@
  * client's credentials are never forwarded upstream, and upstream cookies never reach clients.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { CLIENT_KEY_HEADERS } from '../auth/extract-key.ts';
 
 /** Request headers that never go upstream. */
 const dropRequest = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
   'host', 'content-length', 'expect',
   // The client's own credentials: the upstream gets the provider's key instead.
-  'authorization', 'x-api-key', 'x-goog-api-key', 'cookie',
+  ...CLIENT_KEY_HEADERS, 'cookie',
   // Bytes must arrive as sent so streams can be relayed, inspected and translated.
   'accept-encoding',
 ]);
@@ -21,9 +22,11 @@ const dropResponse = new Set([
 
 export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, extra: Readonly<Record<string, string>>): Record<string, string> {
   const headers: Record<string, string> = {};
-  const named = new Set((incoming.connection ?? '').split(',').map((s) => s.trim().toLowerCase()));
+  // Headers the client named in Connection are hop-by-hop too; the usual values name none.
+  const connection = incoming.connection;
+  const named = connection === undefined || connection === 'keep-alive' || connection === 'close' ? null : new Set(connection.split(',').map((s) => s.trim().toLowerCase()));
   for (const name in incoming) {
-    if (dropRequest.has(name) || named.has(name) || name.startsWith('x-ai-proxy-')) continue;
+    if (dropRequest.has(name) || named?.has(name) === true || name.startsWith('x-ai-proxy-')) continue;
     const value = incoming[name];
     if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
