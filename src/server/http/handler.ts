@@ -56,6 +56,12 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
     };
     res.once('close', () => {
       status = res.headersSent ? res.statusCode : 499;
+      // Answers the gateway wrote whole (errors, health, the mock) were not counted by the relay.
+      if (record.bytes === 0) {
+        const length = res.getHeader('content-length');
+        if (typeof length === 'number') record.bytes = length;
+        else if (typeof length === 'string') record.bytes = Number(length) || 0;
+      }
       settle();
     });
     const cors = snapshot.config.server.cors;
