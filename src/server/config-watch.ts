@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { watch, readFileSync, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { AppLogger } from '../shared/logger.ts';
 
 const DEBOUNCE_MS = 150;
 
@@ -20,7 +19,8 @@ export class ConfigWatcher {
     private readonly path: string,
     private readonly currentHash: () => string | null,
     private readonly onChange: () => void,
-    private readonly logger: AppLogger,
+    /** The gateway's logger of the moment: a reload may change its level and format. */
+    private readonly warn: (message: string) => void,
   ) {}
 
   start(): void {
@@ -32,9 +32,9 @@ export class ConfigWatcher {
         this.#timer = setTimeout(() => this.#check(), DEBOUNCE_MS);
         this.#timer.unref();
       });
-      this.#watcher.on('error', (error) => this.logger.warn(`config watch stopped: ${error.message}`));
+      this.#watcher.on('error', (error) => this.warn(`config watch stopped: ${error.message}`));
     } catch (error) {
-      this.logger.warn(`cannot watch ${this.path} for changes (${(error as Error).message}); reload with SIGHUP or ai-proxy reload`);
+      this.warn(`cannot watch ${this.path} for changes (${(error as Error).message}); reload with SIGHUP or ai-proxy reload`);
     }
   }
 

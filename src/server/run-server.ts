@@ -95,8 +95,12 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
   }
   void loadPipeline();
   const path = gateway.snapshot?.path ?? null;
-  if (path !== null && gateway.snapshot?.config.watchConfig) {
-    new ConfigWatcher(path, () => gateway.snapshot?.fileHash ?? null, () => void lifecycle.reload('watch'), logger).start();
+  if (path !== null) {
+    // Always watching, acting only while the config in force says so: a reload may turn watch-config on or off.
+    const onChange = (): void => {
+      if (gateway.snapshot?.config.watchConfig === true) void lifecycle.reload('watch');
+    };
+    new ConfigWatcher(path, () => gateway.snapshot?.fileHash ?? null, onChange, (message) => gateway.logger.warn(message)).start();
   }
 }
 

@@ -222,3 +222,19 @@ test('reload when nothing runs: "not running", exit 3', async (t) => {
     assert.equal(result.stderr, `ai-proxy: not running (pid file ${inst.pidFile})\n`);
   }
 });
+
+test('watch-config follows the config in force: off, the file is not watched; turned on by a reload, later edits apply by themselves', async (t) => {
+  const inst = instance(t, defaultYaml('watch-config: false\n'));
+  const { pid, url } = await startDaemon(inst);
+  killOnExit(t, pid, await serverPidOf(pid));
+
+  writeFileSync(inst.config, defaultYaml('watch-config: true\n'));
+  const turnedOn = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(turnedOn.code, 0, turnedOn.stderr);
+  assert.equal(verdictLines(inst).filter((line) => / reload \(watch\) /.test(line)).length, 0, 'with watch-config off, the first edit was not acted on');
+
+  writeFileSync(inst.config, defaultYaml('watch-config: true\nshutdown-delay: 100ms\n'));
+  await waitUntil('the watcher applies the edit', () => verdictLines(inst).some((line) => / reload \(watch\) applied: generation 3/.test(line)));
+  await assertServes(url);
+  assert.equal((await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env })).code, 0);
+});
