@@ -506,22 +506,30 @@ function rfsOptions(file: string, options: LogSinkOptions): Parameters<typeof cr
 }
 
 /**
- * `ai-proxy.log` for the current file, `ai-proxy-20240131-235959-001.log[.gz]` for rotated ones:
- * they sort by time, and rotating-file-stream counts the index up past names that exist, so size
- * rotations within one second do not collide.
+ * `ai-proxy.log` for the current file, `ai-proxy-20240131-235959-0001.log[.gz]` for rotated ones,
+ * sorting by time. The last part counts the rotations of one second itself: rotating-file-stream's
+ * own index restarts at the first free name, so once retention has deleted `-001` a later
+ * rotation in the same second would take that name again and sort before its elder. A name
+ * that exists (a restart within the same second) makes it ask again, and the count moves on.
  */
 export function rotatedNames(file: string, compress: boolean): Generator {
   const base = path.basename(file);
   const ext = path.extname(base);
   const stem = ext === '' ? base : base.slice(0, -ext.length);
   const suffix = compress ? `${ext}.gz` : ext;
-  return (time, index) => {
+  let second = '';
+  let count = 0;
+  return (time) => {
     // rotating-file-stream asks for the current name with a null time, which its types omit.
     if (time === null || time === undefined) return base;
     const d = typeof time === 'number' ? new Date(time) : time;
-    const date = `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}`;
-    const clock = `${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
-    return `${stem}-${date}-${clock}-${String(index ?? 1).padStart(3, '0')}${suffix}`;
+    const stamp = `${d.getFullYear()}${pad(d.getMonth() + 1)}${pad(d.getDate())}-${pad(d.getHours())}${pad(d.getMinutes())}${pad(d.getSeconds())}`;
+    if (stamp !== second) {
+      second = stamp;
+      count = 0;
+    }
+    count += 1;
+    return `${stem}-${stamp}-${String(count).padStart(4, '0')}${suffix}`;
   };
 }
 

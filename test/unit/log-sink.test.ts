@@ -14,7 +14,7 @@ import { AppError } from '../../src/shared/errors.ts';
 import { seededRandom } from '../helpers/random.ts';
 
 const WAIT_MS = 10_000;
-const ROTATED = /^ai-proxy-\d{8}-\d{6}-\d{3}\.log(\.gz)?$/;
+const ROTATED = /^ai-proxy-\d{8}-\d{6}-\d{4}\.log(\.gz)?$/;
 
 function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'ai-proxy-log-sink-'));
