@@ -129,7 +129,8 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   let lastError: { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer } | null = null;
   while (!step.done) {
     if (step.delayMs > 0) await sleep(step.delayMs, ctx.shutdown);
-    if (res.destroyed || ctx.shutdown.aborted) return;
+    if (ctx.shutdown.aborted) return answerShutdown(res, route.client);
+    if (res.destroyed) return;
     record.attempts = step.number;
     const attempt: Attempt = step;
     res.setHeader('x-ai-proxy-attempts', String(attempt.number));
@@ -277,7 +278,10 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     cleanup();
     stopTimer();
     if (timedOut) return { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } };
-    if (abort.aborted) return { kind: 'relayed', label: 'aborted' };
+    if (abort.aborted) {
+      if (ctx.shutdown.aborted) answerShutdown(res, route.client);
+      return { kind: 'relayed', label: 'aborted' };
+    }
     const timeout = error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError || error instanceof undiciErrors.BodyTimeoutError;
     return timeout ? { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } } : { kind: 'failed', label: 'network_error', outcome: { kind: 'network', error } };
   }
@@ -393,6 +397,13 @@ function parseJson(bytes: Buffer): unknown {
   } catch {
     return { error: { message: bytes.toString('utf8').slice(0, 500) } };
   }
+}
+
+/** A request the forced stop caught before its answer started gets an error it can act on (retry elsewhere), not a bare hang-up. */
+function answerShutdown(res: ServerResponse, format: ModelRoute['client']): void {
+  if (res.headersSent || res.destroyed) return;
+  res.shouldKeepAlive = false;
+  sendError(res, format, 503, 'The gateway is shutting down; retry the request (against another instance).', { kind: 'overloaded' });
 }
 
 function setServedBy(res: ServerResponse, record: AccessRecord, attempt: Attempt): void {

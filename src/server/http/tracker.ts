@@ -8,6 +8,12 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ShutdownSignal } from './shutdown-signal.ts';
 
+/**
+ * After a forced stop aborts what is in flight, the last words (a stream's error event, a 503
+ * for a request whose answer had not started) get this long to leave before the sockets go.
+ */
+const FORCE_FLUSH_MS = 50;
+
 export class RequestTracker {
   #inFlight = 0;
   #streams = 0;
@@ -73,10 +79,14 @@ export class RequestTracker {
       const done = (deadlinePassed: boolean): void => {
         clearTimeout(timer);
         this.#onIdle = null;
-        if (deadlinePassed) this.force();
-        for (const socket of this.#sockets) socket.destroy();
-        // A force() before the deadline (second SIGINT) empties the gateway too: still a forced stop.
-        resolve({ forced: deadlinePassed || this.#forced });
+        const finish = (): void => {
+          for (const socket of this.#sockets) socket.destroy();
+          // A force() before the deadline (second SIGINT) empties the gateway too: still a forced stop.
+          resolve({ forced: deadlinePassed || this.#forced });
+        };
+        if (!deadlinePassed) return finish();
+        this.force();
+        setTimeout(finish, FORCE_FLUSH_MS);
       };
       const timer = setTimeout(() => done(this.#inFlight > 0), timeoutMs);
       this.#onIdle = () => done(false);
@@ -89,9 +99,9 @@ export class RequestTracker {
     this.#draining = true;
     if (this.#inFlight > 0) this.#forced = true;
     for (const abort of this.#aborts) abort.abort();
-    setImmediate(() => {
+    setTimeout(() => {
       this.server.closeAllConnections();
       for (const socket of this.#sockets) socket.destroy();
-    });
+    }, FORCE_FLUSH_MS);
   }
 }
