@@ -63,7 +63,7 @@ export function chatParams(ask: Ask): ChatParams {
   };
 }
 
-function chatResult(message: OpenAI.Chat.Completions.ChatCompletionMessage, thinking: string, usage: OpenAI.CompletionUsage | undefined | null, finish: string | null): Reconstructed {
+export function chatResult(message: OpenAI.Chat.Completions.ChatCompletionMessage, thinking: string, usage: OpenAI.CompletionUsage | undefined | null, finish: string | null): Reconstructed {
   const calls: Call[] = [];
   for (const call of message.tool_calls ?? []) {
     assert.equal(call.type, 'function');

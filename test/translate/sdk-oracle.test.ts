@@ -6,46 +6,32 @@
  * SDKs talk to a local server that returns the translated bytes.
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { GoogleGenAI } from '@google/genai';
+import { GoogleGenAI, type GenerateContentResponse } from '@google/genai';
 import OpenAI from 'openai';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createStreamTranslator, translateError, translateResponse, type WireFormat } from '../../src/server/translate/index.ts';
+import { anthropicResult, chatResult, geminiResult, responsesResult } from '../helpers/translate-clients.ts';
+import { FINISH_NAMES, TEXT, THOUGHT, type Finish, type Reconstructed } from '../helpers/translate-upstreams.ts';
 import { FakeUpstream } from './fake-upstream.ts';
 import { CTX, FORMATS, fixtureNames, readBytes, readJson } from './fixtures.ts';
 
-interface Call {
-  id: string;
-  name: string;
-  args: unknown;
-}
-
-/** What a client ends up with, in canonical terms. */
-interface Reconstructed {
+/** What each fixture should give a client: the counts this suite checks are input and output. */
+interface Expected {
   text: string;
   thinking: string;
-  calls: Call[];
+  calls: Array<{ id: string; name: string; args: unknown }>;
   usage: { input: number; output: number } | null;
   finish: string | null;
 }
 
-type Finish = 'stop' | 'tool_calls' | 'length' | 'stop_sequence';
-
-const FINISH_NAMES: Record<WireFormat, Record<Finish, string>> = {
-  chat: { stop: 'stop', tool_calls: 'tool_calls', length: 'length', stop_sequence: 'stop' },
-  anthropic: { stop: 'end_turn', tool_calls: 'tool_use', length: 'max_tokens', stop_sequence: 'stop_sequence' },
-  responses: { stop: 'completed', tool_calls: 'completed', length: 'incomplete', stop_sequence: 'completed' },
-  gemini: { stop: 'STOP', tool_calls: 'STOP', length: 'MAX_TOKENS', stop_sequence: 'STOP' },
-};
-
-const THOUGHT = 'Check divisors up to 14: 2,3,5,7,11,13 — none divide 223.';
 
 /** What each fixture says, whatever its format (the fixtures tell the same story in four formats). */
-function expected(upstream: WireFormat, name: string, streaming: boolean): Reconstructed {
-  const base: Reconstructed = { text: '', thinking: '', calls: [], usage: null, finish: 'stop' };
+function expected(upstream: WireFormat, name: string, streaming: boolean): Expected {
+  const base: Expected = { text: '', thinking: '', calls: [], usage: null, finish: 'stop' };
   switch (name) {
     case 'text':
-      return { ...base, text: 'Berlin is the capital of Germany. 🇩🇪', usage: { input: 1117, output: 12 } };
+      return { ...base, text: TEXT, usage: { input: 1117, output: 12 } };
     case 'tools': {
       const ids: Record<WireFormat, [string, string]> = {
         chat: ['call_abc123', 'call_def456'],
@@ -112,58 +98,6 @@ const openai = (): OpenAI => new OpenAI({ apiKey: 'test', baseURL: `${baseUrl}/v
 const anthropic = (): Anthropic => new Anthropic({ apiKey: 'test', baseURL: baseUrl, maxRetries: 0 });
 const gemini = (): GoogleGenAI => new GoogleGenAI({ apiKey: 'test', httpOptions: { baseUrl } });
 
-function chatResult(message: OpenAI.Chat.Completions.ChatCompletionMessage, thinking: string, usage: OpenAI.CompletionUsage | undefined, finish: string | null): Reconstructed {
-  const calls: Call[] = [];
-  for (const call of message.tool_calls ?? []) {
-    if (call.type === 'function') calls.push({ id: call.id, name: call.function.name, args: JSON.parse(call.function.arguments) });
-  }
-  return { text: message.content ?? '', thinking, calls, usage: usage ? { input: usage.prompt_tokens, output: usage.completion_tokens } : null, finish };
-}
-
-function responsesResult(response: OpenAI.Responses.Response): Reconstructed {
-  const result: Reconstructed = { text: '', thinking: '', calls: [], usage: null, finish: response.status ?? null };
-  for (const item of response.output) {
-    if (item.type === 'message') for (const c of item.content) result.text += c.type === 'output_text' ? c.text : '';
-    else if (item.type === 'reasoning') result.thinking += item.summary.map((s) => s.text).join('');
-    else if (item.type === 'function_call') result.calls.push({ id: item.call_id, name: item.name, args: JSON.parse(item.arguments) });
-  }
-  if (response.usage) result.usage = { input: response.usage.input_tokens, output: response.usage.output_tokens };
-  return result;
-}
-
-function anthropicResult(message: Anthropic.Message): Reconstructed {
-  const result: Reconstructed = { text: '', thinking: '', calls: [], usage: null, finish: message.stop_reason };
-  for (const block of message.content) {
-    if (block.type === 'text') result.text += block.text;
-    else if (block.type === 'thinking') result.thinking += block.thinking;
-    else if (block.type === 'tool_use') result.calls.push({ id: block.id, name: block.name, args: block.input });
-  }
-  const u = message.usage;
-  result.usage = { input: u.input_tokens + (u.cache_read_input_tokens ?? 0) + (u.cache_creation_input_tokens ?? 0), output: u.output_tokens };
-  return result;
-}
-
-interface GeminiChunk {
-  candidates?: Array<{ content?: { parts?: Array<{ text?: string; thought?: boolean; functionCall?: { id?: string; name?: string; args?: unknown } }> }; finishReason?: string }>;
-  usageMetadata?: { promptTokenCount?: number; candidatesTokenCount?: number; thoughtsTokenCount?: number };
-}
-
-function geminiResult(chunks: GeminiChunk[]): Reconstructed {
-  const result: Reconstructed = { text: '', thinking: '', calls: [], usage: null, finish: null };
-  for (const chunk of chunks) {
-    const candidate = chunk.candidates?.[0];
-    for (const part of candidate?.content?.parts ?? []) {
-      if (part.functionCall) result.calls.push({ id: part.functionCall.id ?? '', name: part.functionCall.name ?? '', args: part.functionCall.args ?? {} });
-      else if (part.thought) result.thinking += part.text ?? '';
-      else result.text += part.text ?? '';
-    }
-    if (candidate?.finishReason) result.finish = candidate.finishReason;
-    const u = chunk.usageMetadata;
-    if (u) result.usage = { input: u.promptTokenCount ?? 0, output: (u.candidatesTokenCount ?? 0) + (u.thoughtsTokenCount ?? 0) };
-  }
-  return result;
-}
-
 async function viaSdk(client: WireFormat, streaming: boolean): Promise<Reconstructed> {
   const messages = [{ role: 'user' as const, content: 'hi' }];
   switch (client) {
@@ -200,9 +134,9 @@ async function viaSdk(client: WireFormat, streaming: boolean): Promise<Reconstru
       if (!streaming) return anthropicResult(await anthropic().messages.create({ model: 'client-model', max_tokens: 100, messages }));
       return anthropicResult(await anthropic().messages.stream({ model: 'client-model', max_tokens: 100, messages }).finalMessage());
     case 'gemini': {
-      if (!streaming) return geminiResult([(await gemini().models.generateContent({ model: 'client-model', contents: 'hi' })) as GeminiChunk]);
-      const chunks: GeminiChunk[] = [];
-      for await (const chunk of await gemini().models.generateContentStream({ model: 'client-model', contents: 'hi' })) chunks.push(chunk as GeminiChunk);
+      if (!streaming) return geminiResult([(await gemini().models.generateContent({ model: 'client-model', contents: 'hi' }))]);
+      const chunks: GenerateContentResponse[] = [];
+      for await (const chunk of await gemini().models.generateContentStream({ model: 'client-model', contents: 'hi' })) chunks.push(chunk);
       return geminiResult(chunks);
     }
   }
@@ -215,7 +149,7 @@ function assertSame(actual: Reconstructed, upstreamFormat: WireFormat, client: W
   assert.equal(actual.thinking, want.thinking, 'reasoning, kept apart from the text');
   const wantCalls = want.calls.map((c) => ({ ...c, id: client === 'gemini' ? c.id.replace(/__ts_.*$/, '') : c.id }));
   assert.deepEqual(actual.calls, wantCalls, 'tool calls: ids, names and arguments parsed as JSON');
-  assert.deepEqual(actual.usage, want.usage, 'usage');
+  assert.deepEqual(actual.usage === null ? null : { input: actual.usage.input, output: actual.usage.output }, want.usage, 'usage');
   assert.equal(actual.finish, FINISH_NAMES[client][want.finish as Finish], 'finish reason');
 }
 
