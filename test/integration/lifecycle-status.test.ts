@@ -127,14 +127,8 @@ test('status when the PID file is held but the control socket does not answer (l
   const { pid, url } = await startDaemon(inst);
   const server = await serverPidOf(pid);
   killOnExit(t, pid, server);
+  // killOnExit continues (SIGCONT) and kills it if the test fails before it does.
   process.kill(pid, 'SIGSTOP');
-  t.after(() => {
-    try {
-      process.kill(pid, 'SIGCONT');
-    } catch {
-      // gone
-    }
-  });
   const text = await runCli(['status', '--pid-file', inst.pidFile], { env: inst.env });
   assert.equal(text.code, 4, text.stdout);
   assert.match(text.stdout, new RegExp(`pid ${pid} holds the PID file but does not answer on ${inst.pidFile.replace(/\.pid$/, '.sock').replace(/\./g, '\\.')}`));
