@@ -33,6 +33,11 @@ export function baseUrlOf(provider: ProviderConfig): string {
   return base.endsWith('/') ? base.slice(0, -1) : base;
 }
 
+/** A Gemini base URL may already end in the API version; if not, v1beta is the one to use. */
+function geminiRoot(base: string): string {
+  return /\/v1(beta|alpha)?\d*$/.test(base) ? base : `${base}/v1beta`;
+}
+
 /**
  * The upstream URL for a same-family request. `sse`: a Gemini client asked for `alt=sse`; without
  * it, streamGenerateContent answers with a JSON array streamed as it grows, and so must we.
@@ -40,8 +45,7 @@ export function baseUrlOf(provider: ProviderConfig): string {
 export function upstreamUrl(provider: ProviderConfig, route: ModelRoute, model: string, stream: boolean, sse = true): string {
   const base = baseUrlOf(provider);
   if (route.family !== 'gemini') return base + route.upstreamPath;
-  // A Gemini base URL may already end in the API version.
-  const root = /\/v1(beta|alpha)?\d*$/.test(base) ? base : `${base}/v1beta`;
+  const root = geminiRoot(base);
   const alt = (route.endpoint === 'stream-generate-content' && sse) || (stream && route.endpoint === 'generate-content') ? '?alt=sse' : '';
   const action = stream && route.endpoint === 'generate-content' ? 'streamGenerateContent' : route.upstreamPath;
   return `${root}/models/${encodeURIComponent(model)}:${action}${alt}`;
@@ -58,7 +62,7 @@ export function translatedUrl(provider: ProviderConfig, wire: 'chat' | 'response
     case 'anthropic':
       return `${base}/v1/messages`;
     case 'gemini': {
-      const root = /\/v1(beta|alpha)?\d*$/.test(base) ? base : `${base}/v1beta`;
+      const root = geminiRoot(base);
       return `${root}/models/${encodeURIComponent(model)}:${stream ? 'streamGenerateContent?alt=sse' : 'generateContent'}`;
     }
   }
