@@ -54,6 +54,8 @@ export interface LogSink {
   pipeFrom(stream: NodeJS.ReadableStream): void;
   /** Closes the file and opens the path anew (SIGUSR1). Lines written meanwhile wait and follow in order. */
   reopen(): Promise<void>;
+  /** Resolves once every line written so far has reached the output, or after `timeoutMs`: never rejects. */
+  drained(timeoutMs: number): Promise<void>;
   /** Writes out everything written so far (and held partial lines), then closes the file. */
   close(): Promise<void>;
   readonly path: string | null;
@@ -193,6 +195,13 @@ class Sink implements LogSink {
     this.queuedReopen = run;
     this.ops = run.catch(() => undefined);
     return run;
+  }
+
+  async drained(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((this.batchBytes > 0 || this.inFlight || (this.stream?.writableLength ?? 0) > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
   }
 
   close(): Promise<void> {

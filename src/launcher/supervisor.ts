@@ -21,6 +21,8 @@ import { Watchdog } from './watchdog.ts';
 
 /** After the shutdown deadline the server gets this long to exit by itself before it is killed. */
 const KILL_GRACE_MS = 2_000;
+/** The longest `run -d` waits for the serving line to reach the log file. */
+const READY_FLUSH_MS = 250;
 /** How often systemd hears EXTEND_TIMEOUT_USEC while streams drain. */
 const EXTEND_EVERY_MS = 5_000;
 
@@ -163,8 +165,11 @@ export class Supervisor {
             this.#log.info(`ai-proxy ${version()} serving on ${message.listen.url} (pid ${process.pid}, config ${message.config.path ?? 'embedded default'}, generation ${message.config.generation}, hash ${message.config.hash})`);
             this.#sd.ready(`serving on ${message.listen.url}`);
             this.#startWatchdog();
-            this.reporter.ready({ pid: process.pid, url: message.listen.url, pidFile, logFile: this.#sink?.path ?? null });
-            settle({ ok: true });
+            // `run -d` returns on this report: the serving line should be in the log file by then.
+            void (this.#sink as LogSink).drained(READY_FLUSH_MS).then(() => {
+              this.reporter.ready({ pid: process.pid, url: message.listen.url, pidFile, logFile: this.#sink?.path ?? null });
+              settle({ ok: true });
+            });
           } else if (message.t === 'fatal') {
             settle({ ok: false, error: message.error });
           } else {

@@ -205,6 +205,17 @@ describe('log sink', () => {
     assert.ok(numbers.length < n, 'older files were removed');
   });
 
+  it('drained(): every line written so far is in the file, without closing it', async (t) => {
+    const dir = tempDir(t);
+    const file = join(dir, 'ai-proxy.log');
+    const sink = await open(t, options(file));
+    for (let i = 1; i <= 1000; i++) sink.write(`line ${i}`);
+    await sink.drained(5_000);
+    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 1000);
+    assert.equal(lines.at(-1), 'line 1000');
+  });
+
   it('refuses a path it cannot write, with the reason', async (t) => {
     const dir = tempDir(t);
     // Tests run as root, which ignores permission bits: a regular file in the path fails for everyone.
