@@ -6,9 +6,8 @@
  * original bytes unless the model id must be rewritten.
  */
 import { isUtf8 } from 'node:buffer';
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errors as undiciErrors, request as undiciRequest, type Dispatcher } from 'undici';
+import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { extractKey } from '../auth/extract-key.ts';
 import { allowsModel, type Client } from '../auth/client-keys.ts';
 import { rateLimitHeaders } from '../auth/rate-limit.ts';
@@ -18,6 +17,7 @@ import { serveMock } from '../providers/mock.ts';
 import { upstreamRequestHeaders, clientResponseHeaders } from '../proxy/headers.ts';
 import { createDispatcher } from '../proxy/dispatcher.ts';
 import { relay } from '../proxy/relay.ts';
+import { UpstreamCall } from '../proxy/upstream-call.ts';
 import { createAttemptPlan, type Attempt } from '../routing/attempt-plan.ts';
 import { wireFormatOf, type ResolvedModel } from '../routing/model-table.ts';
 import { createStreamTranslator, isTranslationError, translateError, translateRequest, translateResponse, type WireFormat } from '../translate/index.ts';
@@ -180,22 +180,6 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   sendError(res, format, step.status, `No upstream could serve '${model}': ${step.message}`);
 }
 
-/**
- * Aborts one upstream call. undici takes an EventEmitter as its signal: a fraction of the cost of
- * an AbortController (an EventTarget, with its listener bookkeeping), paid on every request.
- */
-class UpstreamAbort extends EventEmitter {
-  aborted = false;
-  reason: Error | undefined = undefined;
-
-  abort(reason: Error): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.emit('abort');
-  }
-}
-
 type TryResult =
   | { kind: 'relayed'; label: string }
   | { kind: 'http'; label: string; outcome: UpstreamOutcome; status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
@@ -247,10 +231,16 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     if (provider.type !== 'anthropic') delete headers['anthropic-version'];
   }
 
-  const abort = new UpstreamAbort();
-  const onClose = (): void => abort.abort(new Error('client disconnected'));
+  const sentAt = Date.now();
+  const { call, response } = UpstreamCall.start(dispatcher, { url, method: 'POST', headers, body: payload });
+  let aborted = false;
+  const abort = (reason: Error): void => {
+    aborted = true;
+    call.abort(reason);
+  };
+  const onClose = (): void => abort(new Error('client disconnected'));
   res.once('close', onClose);
-  const onShutdown = (): void => abort.abort(new Error('the gateway is shutting down'));
+  const onShutdown = (): void => abort(new Error('the gateway is shutting down'));
   ctx.shutdown.on(onShutdown);
   const cleanup = (): void => {
     res.off('close', onClose);
@@ -263,22 +253,20 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     totalMs > 0
       ? setTimeout(() => {
           timedOut = true;
-          abort.abort(new Error(`the upstream exceeded its total timeout of ${totalMs} ms`));
+          abort(new Error(`the upstream exceeded its total timeout of ${totalMs} ms`));
         }, totalMs)
       : null;
   const stopTimer = (): void => {
     if (totalTimer !== null) clearTimeout(totalTimer);
   };
 
-  let response: Dispatcher.ResponseData;
-  const sentAt = Date.now();
   try {
-    response = await undiciRequest(url, { method: 'POST', headers, body: payload, dispatcher, signal: abort });
+    await response;
   } catch (error) {
     cleanup();
     stopTimer();
     if (timedOut) return { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } };
-    if (abort.aborted) {
+    if (aborted) {
       if (ctx.shutdown.aborted) answerShutdown(res, route.client);
       return { kind: 'relayed', label: 'aborted' };
     }
@@ -286,32 +274,32 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     return timeout ? { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } } : { kind: 'failed', label: 'network_error', outcome: { kind: 'network', error } };
   }
 
-  if (response.statusCode >= 400) {
-    let errorBody = await readLimited(response.body, ERROR_BODY_LIMIT);
+  if (call.statusCode >= 400) {
+    let errorBody = await call.collect(ERROR_BODY_LIMIT);
     cleanup();
     stopTimer();
-    const outcome: UpstreamOutcome = { kind: 'http', status: response.statusCode, headers: response.headers, body: errorBody.toString('utf8') };
+    const outcome: UpstreamOutcome = { kind: 'http', status: call.statusCode, headers: call.headers, body: errorBody.toString('utf8') };
     setServedBy(res, record, attempt);
-    let status = response.statusCode;
-    let outHeaders = response.headers;
+    let status = call.statusCode;
+    let outHeaders = call.headers;
     if (upstreamWire !== null) {
       // The client gets the upstream's error in its own format, and when to retry as Retry-After,
       // whichever way the upstream said it (OpenAI's reset headers, Gemini's RetryInfo in the body).
       const translated = translateError(upstreamWire, from, status, parseJson(errorBody));
       status = translated.status;
       errorBody = Buffer.from(JSON.stringify(translated.body));
-      const waitMs = status === 429 || status === 503 ? upstreamWaitMs(response.headers, outcome.body, Date.now()) : null;
-      const retryAfter = waitMs === null ? response.headers['retry-after'] : String(Math.max(1, Math.ceil(waitMs / 1000)));
+      const waitMs = status === 429 || status === 503 ? upstreamWaitMs(call.headers, outcome.body, Date.now()) : null;
+      const retryAfter = waitMs === null ? call.headers['retry-after'] : String(Math.max(1, Math.ceil(waitMs / 1000)));
       outHeaders = { 'content-type': 'application/json', ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }) };
     }
-    return { kind: 'http', label: `http_${response.statusCode}`, outcome, status, headers: outHeaders, body: errorBody };
+    return { kind: 'http', label: `http_${call.statusCode}`, outcome, status, headers: outHeaders, body: errorBody };
   }
 
   // Success: from here on the client has this response; no retry can follow.
   setServedBy(res, record, attempt);
   snapshot.credentials.report(attempt.credential, SUCCESS);
-  res.statusCode = response.statusCode;
-  const contentType = String(response.headers['content-type'] ?? '');
+  res.statusCode = call.statusCode;
+  const contentType = String(call.headers['content-type'] ?? '');
   const eventStream = contentType.startsWith('text/event-stream');
   const streamOptions = body.stream_options as { include_usage?: unknown } | undefined;
   const responseContext = {
@@ -322,7 +310,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   };
 
   if (upstreamWire !== null && !eventStream) {
-    const whole = await readLimited(response.body, Number.MAX_SAFE_INTEGER);
+    const whole = await call.collect(Number.MAX_SAFE_INTEGER);
     cleanup();
     stopTimer();
     const translated = Buffer.from(JSON.stringify(translateResponse(upstreamWire, from, parseJson(whole), responseContext)));
@@ -336,7 +324,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   }
 
   if (upstreamWire === null) {
-    const outHeaders = clientResponseHeaders(response.headers);
+    const outHeaders = clientResponseHeaders(call.headers);
     for (const name in outHeaders) if (!res.hasHeader(name)) res.setHeader(name, outHeaders[name] as string | string[]);
   } else {
     res.setHeader('content-type', 'text/event-stream');
@@ -348,16 +336,15 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     // A stream's client sees the headers at once, together with the first event when the
     // upstream sent both in one go (it is already buffered: one write, one wake-up for the
     // client). Any other answer sends them with its body: alone they cost one more write.
-    if (response.body.readableLength === 0) res.flushHeaders();
+    if (call.buffered === 0) res.flushHeaders();
   }
   cleanup();
   let translator: ReturnType<typeof createStreamTranslator> | null = null;
-  const result = await relay(response.body, res, {
+  const result = await relay(call, res, {
     format: route.client,
     responses: route.wire === 'responses',
     keepAliveMs: snapshot.config.server.streamKeepalive,
     eventStream,
-    abortUpstream: (reason) => abort.abort(reason),
     shutdown: ctx.shutdown,
     // @google/genai ignores an error event: only a response cut short makes it throw.
     cutOnFailure: route.client === 'gemini',
@@ -430,21 +417,6 @@ function servableBy(resolution: ResolvedModel, route: ModelRoute): ResolvedModel
   });
   if (candidates.length === 0) return null;
   return candidates.length === resolution.candidates.length ? resolution : { ...resolution, candidates };
-}
-
-async function readLimited(body: Dispatcher.ResponseData['body'], limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    if (size + chunk.length > limit) {
-      chunks.push(chunk.subarray(0, limit - size));
-      body.destroy();
-      break;
-    }
-    chunks.push(chunk);
-    size += chunk.length;
-  }
-  return Buffer.concat(chunks);
 }
 
 function abortOnClose(res: ServerResponse, shutdown: ShutdownSignal): AbortSignal {

@@ -6,9 +6,19 @@
  * never a fake success; if the client goes away the upstream request is aborted at once.
  */
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import { streamError, type ClientFormat } from '../errors/client-error.ts';
 import type { ShutdownSignal } from '../http/shutdown-signal.ts';
+import type { BodySink } from './upstream-call.ts';
+
+/** The upstream answer's body (an UpstreamCall). */
+export interface RelaySource {
+  attach(sink: BodySink): void;
+  pause(): void;
+  resume(): void;
+  readonly paused: boolean;
+  /** Stops the upstream exchange; the sink hears nothing more. */
+  abort(reason: Error): void;
+}
 
 /** Rewrites the stream on the way (cross-format translation); it writes through `RelayOptions.write`'s sink. */
 export interface RelayTransform {
@@ -29,8 +39,6 @@ export interface RelayOptions {
   keepAliveMs: number;
   /** Whether the response is an event stream (keep-alives and error events apply). */
   eventStream: boolean;
-  /** Aborts the upstream request. */
-  abortUpstream: (reason: Error) => void;
   /** Raised when the gateway forces its shutdown. */
   shutdown: ShutdownSignal;
   /** After a failure (a translated stream's included), close the connection without the final chunk, so the client sees an incomplete response. */
@@ -62,7 +70,7 @@ function endsEvent(previousLast: number, chunk: Buffer): boolean {
   return before === 0x0d && n >= 3 && chunk[n - 3] === 0x0a;
 }
 
-export function relay(body: Readable, res: ServerResponse, options: RelayOptions): Promise<RelayResult> {
+export function relay(body: RelaySource, res: ServerResponse, options: RelayOptions): Promise<RelayResult> {
   return new Promise((resolve) => {
     let bytes = 0;
     let firstByteAt = 0;
@@ -82,7 +90,7 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
     const out = (data: Buffer | string): void => {
       if (firstByteAt === 0) firstByteAt = Date.now();
       bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-      if (!res.write(data) && !body.isPaused()) {
+      if (!res.write(data) && !body.paused) {
         body.pause();
         res.once('drain', onDrain);
       }
@@ -107,9 +115,6 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
       res.off('drain', onDrain);
       res.off('close', onClientClose);
       options.shutdown.off(onShutdown);
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
       resolve({ bytes, firstByteAt, tail: Buffer.concat(tailChunks).toString('utf8'), head: Buffer.concat(headChunks).toString('utf8'), outcome });
     };
 
@@ -122,6 +127,7 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
     };
 
     const onData = (chunk: Buffer): void => {
+      if (finished) return;
       if (headBytes < TAIL_BYTES) {
         headChunks.push(chunk);
         headBytes += chunk.length;
@@ -151,12 +157,12 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
      * notice) rather than when the upstream gets round to closing.
      */
     const endTranslatedFailure = (): void => {
-      options.abortUpstream(new Error('the upstream reported an error in its stream'));
-      body.destroy();
       endFailed();
       finish('upstream-failed');
+      body.abort(new Error('the upstream reported an error in its stream'));
     };
     const onEnd = (): void => {
+      if (finished) return;
       transform?.end();
       // A translated stream that stopped without saying why ends with an error event: a failure.
       if (transform?.failed() === true) {
@@ -183,14 +189,11 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
     };
     const onClientClose = (): void => {
       if (finished) return;
-      options.abortUpstream(new Error('client disconnected'));
-      body.destroy();
       finish('client-gone');
+      body.abort(new Error('client disconnected'));
     };
     const onShutdown = (): void => {
       if (finished) return;
-      options.abortUpstream(new Error('the gateway is shutting down'));
-      body.destroy();
       if (transform !== null && !res.destroyed) {
         transform.fail('the gateway is shutting down and had to cut this stream');
         endFailed();
@@ -202,13 +205,14 @@ export function relay(body: Readable, res: ServerResponse, options: RelayOptions
         res.destroy();
       }
       finish('shutdown');
+      // After finish(): the relay has said its last word, so the abort's error is not relayed.
+      body.abort(new Error('the gateway is shutting down'));
     };
 
-    body.on('data', onData);
-    body.on('end', onEnd);
-    body.on('error', onError);
     res.on('close', onClientClose);
     options.shutdown.on(onShutdown);
     armKeepAlive();
+    // Last: what already arrived is relayed at once, and may finish the relay right here.
+    body.attach({ data: onData, end: onEnd, error: onError });
   });
 }
