@@ -1,9 +1,10 @@
 /**
- * Prometheus metrics (prom-client). Per-request work is a few label lookups on counters and
- * histograms created once; gauges that mirror state (in flight, cooldowns, generation) are read
- * at scrape time, so the hot path never updates them.
+ * Prometheus metrics. The registry, its exposition and the process metrics are prom-client's;
+ * what requests update are the lighter series of ./series.ts. Gauges that mirror state (in
+ * flight, cooldowns, generation) are read at scrape time, so the hot path never updates them.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { HotCounter, HotHistogram } from './series.ts';
 
 export interface MetricSources {
   inFlight(): number;
@@ -17,24 +18,24 @@ const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 
 export class Metrics {
   readonly registry = new Registry();
-  readonly requests: Counter<'route' | 'model' | 'provider' | 'status'>;
-  readonly duration: Histogram<'route' | 'provider'>;
-  readonly ttfb: Histogram<'route' | 'provider'>;
-  readonly attempts: Counter<'provider' | 'outcome'>;
-  readonly retries: Counter<'provider'>;
-  readonly tokens: Counter<'direction' | 'model' | 'provider'>;
-  readonly reloads: Counter<'source' | 'outcome'>;
+  readonly requests: HotCounter<'route' | 'model' | 'provider' | 'status'>;
+  readonly duration: HotHistogram<'route' | 'provider'>;
+  readonly ttfb: HotHistogram<'route' | 'provider'>;
+  readonly attempts: HotCounter<'provider' | 'outcome'>;
+  readonly retries: HotCounter<'provider'>;
+  readonly tokens: HotCounter<'direction' | 'model' | 'provider'>;
+  readonly reloads: HotCounter<'source' | 'outcome'>;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'ai_proxy_' });
-    this.requests = new Counter({ name: 'ai_proxy_requests_total', help: 'Requests answered, by route, model, provider and status', labelNames: ['route', 'model', 'provider', 'status'], registers });
-    this.duration = new Histogram({ name: 'ai_proxy_request_duration_seconds', help: 'Time from request to the end of the response', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers });
-    this.ttfb = new Histogram({ name: 'ai_proxy_time_to_first_byte_seconds', help: 'Time from the upstream request to its first response byte', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers });
-    this.attempts = new Counter({ name: 'ai_proxy_upstream_attempts_total', help: 'Upstream attempts, by provider and outcome', labelNames: ['provider', 'outcome'], registers });
-    this.retries = new Counter({ name: 'ai_proxy_retries_total', help: 'Attempts after the first one of a request', labelNames: ['provider'], registers });
-    this.tokens = new Counter({ name: 'ai_proxy_tokens_total', help: 'Tokens reported by upstreams, in and out', labelNames: ['direction', 'model', 'provider'], registers });
-    this.reloads = new Counter({ name: 'ai_proxy_reloads_total', help: 'Config reloads, by source and outcome', labelNames: ['source', 'outcome'], registers });
+    this.requests = new HotCounter({ name: 'ai_proxy_requests_total', help: 'Requests answered, by route, model, provider and status', labelNames: ['route', 'model', 'provider', 'status'], registers });
+    this.duration = new HotHistogram({ name: 'ai_proxy_request_duration_seconds', help: 'Time from request to the end of the response', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers });
+    this.ttfb = new HotHistogram({ name: 'ai_proxy_time_to_first_byte_seconds', help: 'Time from the upstream request to its first response byte', labelNames: ['route', 'provider'], buckets: latencyBuckets, registers });
+    this.attempts = new HotCounter({ name: 'ai_proxy_upstream_attempts_total', help: 'Upstream attempts, by provider and outcome', labelNames: ['provider', 'outcome'], registers });
+    this.retries = new HotCounter({ name: 'ai_proxy_retries_total', help: 'Attempts after the first one of a request', labelNames: ['provider'], registers });
+    this.tokens = new HotCounter({ name: 'ai_proxy_tokens_total', help: 'Tokens reported by upstreams, in and out', labelNames: ['direction', 'model', 'provider'], registers });
+    this.reloads = new HotCounter({ name: 'ai_proxy_reloads_total', help: 'Config reloads, by source and outcome', labelNames: ['source', 'outcome'], registers });
     new Gauge({ name: 'ai_proxy_in_flight_requests', help: 'Requests in flight', registers, collect() { this.set(sources.inFlight()); } });
     new Gauge({ name: 'ai_proxy_open_streams', help: 'Streaming responses in flight', registers, collect() { this.set(sources.streams()); } });
     new Gauge({ name: 'ai_proxy_config_generation', help: 'Generation of the config in use', registers, collect() { this.set(sources.generation()); } });
