@@ -1,8 +1,8 @@
 /**
  * Counters and histograms for the request path, registered in a prom-client Registry (which
  * still formats the exposition). prom-client's own metrics sort, validate and hash the label
- * object on every update; these find a series by its label values joined in a fixed order, and
- * a histogram observation bumps one bucket, cumulated only at scrape time. Six updates per
+ * object on every update; these find a series by one map lookup per label value, and a
+ * histogram observation bumps one bucket, cumulated only at scrape time. Six updates per
  * request made that difference worth a module (docs/decisions.md, "Metrics on the hot path").
  * Label values are the gateway's own (routes, provider names, bounded model ids), never raw
  * client input, so they need no validation here; prom-client escapes them when it formats.
@@ -33,13 +33,19 @@ interface Definition<N extends string> {
   registers: readonly Registry[];
 }
 
+type Entry<S> = { labels: Record<string, string | number>; state: S };
+/** One level per label, in `labelNames` order; the last level holds the entries. */
+type Level<S> = Map<string | number, Level<S> | Entry<S>>;
+
 abstract class Series<N extends string, S> {
   readonly name: string;
   readonly help: string;
   abstract readonly type: Exposed['type'];
   readonly aggregator = 'sum' as const;
   protected readonly labelNames: readonly N[];
-  protected series = new Map<string, { labels: Record<string, string | number>; state: S }>();
+  /** Nested maps rather than one map keyed by the joined values: a lookup allocates nothing. */
+  #root: Level<S> = new Map();
+  protected entries: Entry<S>[] = [];
 
   constructor(definition: Definition<N>) {
     this.name = definition.name;
@@ -49,21 +55,31 @@ abstract class Series<N extends string, S> {
   }
 
   protected stateFor(labels: Labels<N>): S {
-    let key = '';
-    for (const name of this.labelNames) key += `${labels[name]}\u001f`;
-    const found = this.series.get(key);
+    const names = this.labelNames;
+    let level = this.#root;
+    const last = names.length - 1;
+    for (let i = 0; i < last; i++) {
+      const value = labels[names[i] as N];
+      let next = level.get(value) as Level<S> | undefined;
+      if (next === undefined) level.set(value, (next = new Map()));
+      level = next;
+    }
+    const value = labels[names[last] as N];
+    const found = level.get(value) as Entry<S> | undefined;
     if (found !== undefined) return found.state;
     const copy: Record<string, string | number> = {};
-    for (const name of this.labelNames) copy[name] = labels[name];
-    const state = this.initial();
-    this.series.set(key, { labels: copy, state });
-    return state;
+    for (const name of names) copy[name] = labels[name];
+    const entry = { labels: copy, state: this.initial() };
+    level.set(value, entry);
+    this.entries.push(entry);
+    return entry.state;
   }
 
   protected abstract initial(): S;
 
   reset(): void {
-    this.series.clear();
+    this.#root = new Map();
+    this.entries = [];
   }
 }
 
@@ -80,7 +96,7 @@ export class HotCounter<N extends string> extends Series<N, { value: number }> {
 
   get(): Promise<Exposed> {
     const values: Sample[] = [];
-    for (const { labels, state } of this.series.values()) values.push({ labels, value: state.value });
+    for (const { labels, state } of this.entries) values.push({ labels, value: state.value });
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
   }
 }
@@ -115,7 +131,7 @@ export class HotHistogram<N extends string> extends Series<N, HistogramState> {
 
   get(): Promise<Exposed> {
     const values: Sample[] = [];
-    for (const { labels, state } of this.series.values()) {
+    for (const { labels, state } of this.entries) {
       let cumulative = 0;
       for (let i = 0; i <= this.#buckets.length; i++) {
         cumulative += state.counts[i] as number;
