@@ -3,6 +3,7 @@
  * stream of small events), per-event delay and batching (paced, stamped events), and how many
  * concurrent open streams a proxy holds and at what memory cost, next to the bare forwarder.
  */
+import { physicalBytes } from '../lib/physical-memory.ts';
 import { cpuSeconds, MB, rss, sleep, type Service } from '../lib/procs.ts';
 import { fmt, percentile, ratio, table, type Target } from '../lib/report.ts';
 import { flood, holdStreams, paced, timeToFirstByte } from '../lib/sse.ts';
@@ -116,21 +117,30 @@ export interface HeldResult {
   openSeconds: number;
   idleRss: number;
   loadedRss: number;
+  /** Distinct physical pages across the subject's processes, in bytes; null without root. */
+  idlePhys: number | null;
+  loadedPhys: number | null;
   perThousand: number;
   processes: Record<string, number>;
 }
 
-/** Opens `count` held streams through each subject in turn (fresh processes), measures RSS, closes them. */
+/**
+ * Opens `count` held streams through each subject in turn (fresh processes), measures memory,
+ * closes them. Memory twice: the sum of VmRSS (counts a page shared by the gateway's two
+ * processes, such as the node binary's, once per process) and the distinct physical pages.
+ */
 export async function runHeld(subjects: HeldSubject[], count: number, parallel: number, log: (line: string) => void): Promise<{ results: HeldResult[]; text: string; targets: Target[] }> {
   const results: HeldResult[] = [];
   for (const s of subjects) {
     await sleep(500);
     const idleRss = s.service.pids().reduce((sum, p) => sum + rss(p), 0);
+    const idlePhys = physicalBytes(s.service.pids());
     const held = await holdStreams(`${s.service.url}/v1/chat/completions`, count, parallel);
     await sleep(2_000);
     const loadedRss = s.service.pids().reduce((sum, p) => sum + rss(p), 0);
+    const loadedPhys = physicalBytes(s.service.pids());
     const processes = s.processes();
-    log(`  held ${s.label}: ${held.open}/${count} open in ${fmt(held.seconds, 1)} s (${held.failed} failed${held.firstError === null ? '' : `: ${held.firstError}`}), RSS ${fmt(idleRss / MB, 1)} → ${fmt(loadedRss / MB, 1)} MB`);
+    log(`  held ${s.label}: ${held.open}/${count} open in ${fmt(held.seconds, 1)} s (${held.failed} failed${held.firstError === null ? '' : `: ${held.firstError}`}), RSS ${fmt(idleRss / MB, 1)} → ${fmt(loadedRss / MB, 1)} MB, physical ${physMb(idlePhys)} → ${physMb(loadedPhys)} MB`);
     await held.close();
     results.push({
       label: s.label,
@@ -141,6 +151,8 @@ export async function runHeld(subjects: HeldSubject[], count: number, parallel: 
       openSeconds: held.seconds,
       idleRss,
       loadedRss,
+      idlePhys,
+      loadedPhys,
       perThousand: held.open > 0 ? ((loadedRss - idleRss) / held.open) * 1000 : NaN,
       processes,
     });
@@ -154,9 +166,11 @@ export async function runHeld(subjects: HeldSubject[], count: number, parallel: 
     fmt(r.loadedRss / MB, 1),
     fmt(r.perThousand / MB, 1),
     ratio(r.loadedRss, forwarder?.loadedRss ?? 0),
+    physMb(r.loadedPhys),
+    r.loadedPhys === null || forwarder === undefined || forwarder.loadedPhys === null ? 'n/a' : ratio(r.loadedPhys, forwarder.loadedPhys),
     Object.entries(r.processes).map(([k, v]) => `${k} ${fmt(v / MB, 1)}`).join(', '),
   ]);
-  const text = table(`Concurrent open SSE streams (held open, fresh processes)`, ['subject', 'open', 'open s', 'idle RSS MB', 'loaded RSS MB', 'MB per 1,000', 'RSS vs http-proxy-3', 'processes (MB)'], rows);
+  const text = table(`Concurrent open SSE streams (held open, fresh processes)`, ['subject', 'open', 'open s', 'idle RSS MB', 'loaded RSS MB', 'MB per 1,000', 'RSS vs http-proxy-3', 'loaded phys MB', 'phys vs http-proxy-3', 'processes (MB)'], rows);
   const targets: Target[] = [];
   const gw = results.find((r) => r.label === 'ai-proxy');
   if (gw !== undefined) {
@@ -164,7 +178,14 @@ export async function runHeld(subjects: HeldSubject[], count: number, parallel: 
     if (forwarder !== undefined && forwarder.open === gw.open) {
       const value = gw.loadedRss / forwarder.loadedRss;
       targets.push({ name: `total RSS with ${gw.open} streams vs http-proxy-3 (≤ 1.3×)`, value, target: '≤ 1.3', met: value <= 1.3 });
+      const phys = gw.loadedPhys !== null && forwarder.loadedPhys !== null ? gw.loadedPhys / forwarder.loadedPhys : null;
+      targets.push({ name: `physical memory with ${gw.open} streams vs http-proxy-3 (≤ 1.3×)`, value: phys ?? NaN, target: phys === null ? 'n/a (PFNs need root)' : '≤ 1.3', met: phys === null ? null : phys <= 1.3 });
     }
   }
   return { results, text, targets };
+}
+
+/** Physical bytes in MB, or n/a when page frames were not readable. */
+function physMb(bytes: number | null): string {
+  return bytes === null ? 'n/a' : fmt(bytes / MB, 1);
 }
