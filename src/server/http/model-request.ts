@@ -49,15 +49,11 @@ export interface ModelRequestContext {
   onStream: (open: boolean) => void;
 }
 
-export async function handleModelRequest(ctx: ModelRequestContext): Promise<void> {
+export function handleModelRequest(ctx: ModelRequestContext): Promise<void> {
   // Leased before the first await and held to the end: a reload must not close the upstream pool
   // this request will dispatch on (its body may still be arriving).
   const release = ctx.snapshot.upstreams.lease();
-  try {
-    await serveModelRequest(ctx);
-  } finally {
-    release();
-  }
+  return serveModelRequest(ctx).finally(release);
 }
 
 async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
@@ -144,6 +140,9 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
     }
     if (attempt.number > 1) ctx.metrics.retries.inc({ provider: attempt.candidate.provider.name });
     const outcome = await tryUpstream(ctx, attempt, body, read.body, stream, client);
+    // Returned, not awaited: a stream can last minutes, and this frame (the parsed body, the
+    // plan) need not live that long.
+    if (outcome.kind === 'relaying') return outcome.done;
     ctx.metrics.attempts.inc({ provider: attempt.candidate.provider.name, outcome: outcome.label });
     if (outcome.kind === 'relayed') return;
     if (outcome.kind === 'http') lastError = { status: outcome.status, headers: outcome.headers, body: outcome.body };
@@ -182,6 +181,8 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
 
 type TryResult =
   | { kind: 'relayed'; label: string }
+  /** The answer is being relayed; `done` settles when it ends, its attempt counted. */
+  | { kind: 'relaying'; done: Promise<void> }
   | { kind: 'http'; label: string; outcome: UpstreamOutcome; status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
   | { kind: 'failed'; label: string; outcome: UpstreamOutcome };
 
@@ -340,7 +341,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   }
   cleanup();
   let translator: ReturnType<typeof createStreamTranslator> | null = null;
-  const result = await relay(call, res, {
+  const relayed = relay(call, res, {
     format: route.client,
     responses: route.wire === 'responses',
     keepAliveMs: snapshot.config.server.streamKeepalive,
@@ -350,21 +351,24 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     cutOnFailure: route.client === 'gemini',
     ...(upstreamWire === null ? {} : { transform: (write: (text: string) => void) => (translator = createStreamTranslator(upstreamWire, from, write, responseContext)) }),
   });
-  stopTimer();
-  if (eventStream) ctx.onStream(false);
-  record.ttfbMs = result.firstByteAt === 0 ? null : result.firstByteAt - sentAt;
-  record.bytes = result.bytes;
-  record.outcome = result.outcome;
-  // Counted as a success when the headers came; a stream that broke later still marks the key.
-  if (result.outcome === 'upstream-failed') snapshot.credentials.report(attempt.credential, { kind: 'network' });
-  const translatedUsage = (translator as ReturnType<typeof createStreamTranslator> | null)?.usage() ?? null;
-  if (translatedUsage !== null) {
-    recordUsage(ctx, client, translatedUsage.inputTokens, translatedUsage.outputTokens);
-  } else {
-    noteUsage(ctx, client, result.tail, result.head);
-  }
-  if (result.firstByteAt !== 0) ctx.metrics.ttfb.observe({ route: route.endpoint, provider: provider.name }, (result.firstByteAt - sentAt) / 1000);
-  return { kind: 'relayed', label: result.outcome === 'complete' ? 'success' : result.outcome.replace('-', '_') };
+  const done = relayed.then((result) => {
+    stopTimer();
+    if (eventStream) ctx.onStream(false);
+    record.ttfbMs = result.firstByteAt === 0 ? null : result.firstByteAt - sentAt;
+    record.bytes = result.bytes;
+    record.outcome = result.outcome;
+    // Counted as a success when the headers came; a stream that broke later still marks the key.
+    if (result.outcome === 'upstream-failed') snapshot.credentials.report(attempt.credential, { kind: 'network' });
+    const translatedUsage = (translator as ReturnType<typeof createStreamTranslator> | null)?.usage() ?? null;
+    if (translatedUsage !== null) {
+      recordUsage(ctx, client, translatedUsage.inputTokens, translatedUsage.outputTokens);
+    } else {
+      noteUsage(ctx, client, result.tail, result.head);
+    }
+    if (result.firstByteAt !== 0) ctx.metrics.ttfb.observe({ route: route.endpoint, provider: provider.name }, (result.firstByteAt - sentAt) / 1000);
+    ctx.metrics.attempts.inc({ provider: attempt.candidate.provider.name, outcome: result.outcome === 'complete' ? 'success' : result.outcome.replace('-', '_') });
+  });
+  return { kind: 'relaying', done };
 }
 
 function noteUsage(ctx: ModelRequestContext, client: Client, text: string, head?: string): void {

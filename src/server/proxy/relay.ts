@@ -71,148 +71,180 @@ function endsEvent(previousLast: number, chunk: Buffer): boolean {
 }
 
 export function relay(body: RelaySource, res: ServerResponse, options: RelayOptions): Promise<RelayResult> {
-  return new Promise((resolve) => {
-    let bytes = 0;
-    let firstByteAt = 0;
-    // The last chunks, by reference (no copies on the hot path); decoded once at the end.
-    const tailChunks: Buffer[] = [];
-    let tailBytes = 0;
-    const headChunks: Buffer[] = [];
-    let headBytes = 0;
-    let lastByte = 0x0a;
-    let atBoundary = true;
-    let finished = false;
-    let timer: NodeJS.Timeout | null = null;
-    const onDrain = (): void => {
-      body.resume();
-    };
-    /** Writes to the client; a slow client slows the upstream read instead of growing our memory. */
-    const out = (data: Buffer | string): void => {
-      if (firstByteAt === 0) firstByteAt = Date.now();
-      bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-      if (!res.write(data) && !body.paused) {
-        body.pause();
-        res.once('drain', onDrain);
-      }
-    };
+  return new Promise((resolve) => new Relay(body, res, options, resolve).start());
+}
+
+/**
+ * One relay's state. A class rather than a function of closures: a held stream keeps this
+ * object alive for as long as it lasts, and a dozen closures with their shared context cost
+ * several times the fields (docs/decisions.md, "Memory per held stream").
+ */
+class Relay implements BodySink {
+  #bytes = 0;
+  #firstByteAt = 0;
+  // The first and last chunks, by reference (no copies on the hot path); decoded once at the end.
+  #tail: Buffer[] = [];
+  #tailBytes = 0;
+  #head: Buffer[] = [];
+  #headBytes = 0;
+  #lastByte = 0x0a;
+  #atBoundary = true;
+  #finished = false;
+  #timer: NodeJS.Timeout | null = null;
+  readonly #transform: RelayTransform | null;
+  readonly #onDrain = (): void => this.body.resume();
+  readonly #onClientClose = (): void => this.#clientClosed();
+  readonly #onShutdown = (): void => this.#shutdown();
+
+  constructor(
+    private readonly body: RelaySource,
+    private readonly res: ServerResponse,
+    private readonly options: RelayOptions,
+    private readonly resolve: (result: RelayResult) => void,
+  ) {
     // A translator emits whole events only, so its output is always at an event boundary.
-    const transform = options.transform?.((text) => out(text)) ?? null;
+    this.#transform = options.transform?.((text) => this.#out(text)) ?? null;
+  }
 
-    const armKeepAlive = (): void => {
-      if (!options.eventStream || options.keepAliveMs <= 0) return;
-      if (timer !== null) timer.refresh();
-      else
-        timer = setTimeout(function tick() {
-          if (atBoundary && !res.destroyed) res.write(KEEPALIVE);
-          timer = setTimeout(tick, options.keepAliveMs);
-        }, options.keepAliveMs);
-    };
-
-    const finish = (outcome: RelayResult['outcome']): void => {
-      if (finished) return;
-      finished = true;
-      if (timer !== null) clearTimeout(timer);
-      res.off('drain', onDrain);
-      res.off('close', onClientClose);
-      options.shutdown.off(onShutdown);
-      resolve({ bytes, firstByteAt, tail: Buffer.concat(tailChunks).toString('utf8'), head: Buffer.concat(headChunks).toString('utf8'), outcome });
-    };
-
-    /** The error event that ends a passthrough stream, numbered after the last Responses event relayed. */
-    const errorEvent = (status: number, message: string): string => {
-      if (options.responses !== true) return streamError(options.format, status, message);
-      let last = -1;
-      for (const m of Buffer.concat(tailChunks).toString('utf8').matchAll(/"sequence_number"\s*:\s*(\d+)/g)) last = Number(m[1]);
-      return streamError(options.format, status, message, { responses: true, sequenceNumber: last + 1 });
-    };
-
-    const onData = (chunk: Buffer): void => {
-      if (finished) return;
-      if (headBytes < TAIL_BYTES) {
-        headChunks.push(chunk);
-        headBytes += chunk.length;
-      }
-      tailChunks.push(chunk);
-      tailBytes += chunk.length;
-      while (tailChunks.length > 1 && tailBytes - (tailChunks[0] as Buffer).length >= TAIL_BYTES) tailBytes -= (tailChunks.shift() as Buffer).length;
-      if (transform !== null) {
-        transform.push(chunk);
-        if (transform.failed()) endTranslatedFailure();
-        else armKeepAlive();
-        return;
-      }
-      atBoundary = endsEvent(lastByte, chunk);
-      lastByte = chunk[chunk.length - 1] ?? lastByte;
-      out(chunk);
-      armKeepAlive();
-    };
-    /** Ends the client's response after a failure: cleanly, or cut short (the error event is flushed first). */
-    const endFailed = (): void => {
-      if (options.cutOnFailure === true && res.socket !== null) res.socket.end();
-      else res.end();
-    };
-    /**
-     * The upstream reported an error inside its stream and the translator ended the client's
-     * stream with it: the client's response ends now (cut short where the client needs that to
-     * notice) rather than when the upstream gets round to closing.
-     */
-    const endTranslatedFailure = (): void => {
-      endFailed();
-      finish('upstream-failed');
-      body.abort(new Error('the upstream reported an error in its stream'));
-    };
-    const onEnd = (): void => {
-      if (finished) return;
-      transform?.end();
-      // A translated stream that stopped without saying why ends with an error event: a failure.
-      if (transform?.failed() === true) {
-        endFailed();
-        finish('upstream-failed');
-        return;
-      }
-      res.end();
-      finish('complete');
-    };
-    const onError = (error: Error): void => {
-      if (finished) return;
-      if (transform !== null && !res.destroyed) {
-        transform.fail(`upstream stream failed: ${error.message}`);
-        endFailed();
-      } else if (options.eventStream && !res.destroyed) {
-        if (!atBoundary) res.write('\n\n');
-        res.write(errorEvent(502, `upstream stream failed: ${error.message}`));
-        endFailed();
-      } else {
-        res.destroy();
-      }
-      finish('upstream-failed');
-    };
-    const onClientClose = (): void => {
-      if (finished) return;
-      finish('client-gone');
-      body.abort(new Error('client disconnected'));
-    };
-    const onShutdown = (): void => {
-      if (finished) return;
-      if (transform !== null && !res.destroyed) {
-        transform.fail('the gateway is shutting down and had to cut this stream');
-        endFailed();
-      } else if (options.eventStream && !res.destroyed) {
-        if (!atBoundary) res.write('\n\n');
-        res.write(errorEvent(503, 'the gateway is shutting down and had to cut this stream'));
-        endFailed();
-      } else {
-        res.destroy();
-      }
-      finish('shutdown');
-      // After finish(): the relay has said its last word, so the abort's error is not relayed.
-      body.abort(new Error('the gateway is shutting down'));
-    };
-
-    res.on('close', onClientClose);
-    options.shutdown.on(onShutdown);
-    armKeepAlive();
+  start(): void {
+    this.res.on('close', this.#onClientClose);
+    this.options.shutdown.on(this.#onShutdown);
+    this.#armKeepAlive();
     // Last: what already arrived is relayed at once, and may finish the relay right here.
-    body.attach({ data: onData, end: onEnd, error: onError });
-  });
+    this.body.attach(this);
+  }
+
+  data(chunk: Buffer): void {
+    if (this.#finished) return;
+    if (this.#headBytes < TAIL_BYTES) {
+      this.#head.push(chunk);
+      this.#headBytes += chunk.length;
+    }
+    const tail = this.#tail;
+    tail.push(chunk);
+    this.#tailBytes += chunk.length;
+    while (tail.length > 1 && this.#tailBytes - (tail[0] as Buffer).length >= TAIL_BYTES) this.#tailBytes -= (tail.shift() as Buffer).length;
+    const transform = this.#transform;
+    if (transform !== null) {
+      transform.push(chunk);
+      if (transform.failed()) this.#endTranslatedFailure();
+      else this.#armKeepAlive();
+      return;
+    }
+    this.#atBoundary = endsEvent(this.#lastByte, chunk);
+    this.#lastByte = chunk[chunk.length - 1] ?? this.#lastByte;
+    this.#out(chunk);
+    this.#armKeepAlive();
+  }
+
+  end(): void {
+    if (this.#finished) return;
+    const transform = this.#transform;
+    transform?.end();
+    // A translated stream that stopped without saying why ends with an error event: a failure.
+    if (transform?.failed() === true) {
+      this.#endFailed();
+      this.#finish('upstream-failed');
+      return;
+    }
+    this.res.end();
+    this.#finish('complete');
+  }
+
+  error(error: Error): void {
+    if (this.#finished) return;
+    this.#endWithError(502, `upstream stream failed: ${error.message}`);
+    this.#finish('upstream-failed');
+  }
+
+  /** Writes to the client; a slow client slows the upstream read instead of growing our memory. */
+  #out(data: Buffer | string): void {
+    if (this.#firstByteAt === 0) this.#firstByteAt = Date.now();
+    this.#bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    if (!this.res.write(data) && !this.body.paused) {
+      this.body.pause();
+      this.res.once('drain', this.#onDrain);
+    }
+  }
+
+  #armKeepAlive(): void {
+    if (!this.options.eventStream || this.options.keepAliveMs <= 0) return;
+    if (this.#timer !== null) this.#timer.refresh();
+    else this.#timer = setTimeout(keepAliveTick, this.options.keepAliveMs, this);
+  }
+
+  /** The keep-alive timer fired: the stream was silent for a whole interval. */
+  tick(): void {
+    if (this.#atBoundary && !this.res.destroyed) this.res.write(KEEPALIVE);
+    this.#timer?.refresh();
+  }
+
+  #finish(outcome: RelayResult['outcome']): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.res.off('drain', this.#onDrain);
+    this.res.off('close', this.#onClientClose);
+    this.options.shutdown.off(this.#onShutdown);
+    this.resolve({ bytes: this.#bytes, firstByteAt: this.#firstByteAt, tail: Buffer.concat(this.#tail).toString('utf8'), head: Buffer.concat(this.#head).toString('utf8'), outcome });
+  }
+
+  /** The error event that ends a passthrough stream, numbered after the last Responses event relayed. */
+  #errorEvent(status: number, message: string): string {
+    const options = this.options;
+    if (options.responses !== true) return streamError(options.format, status, message);
+    let last = -1;
+    for (const m of Buffer.concat(this.#tail).toString('utf8').matchAll(/"sequence_number"\s*:\s*(\d+)/g)) last = Number(m[1]);
+    return streamError(options.format, status, message, { responses: true, sequenceNumber: last + 1 });
+  }
+
+  /** Ends the client's response with an error in its format: an error event in a stream, else a reset connection. */
+  #endWithError(status: number, message: string): void {
+    const res = this.res;
+    if (this.#transform !== null && !res.destroyed) {
+      this.#transform.fail(message);
+      this.#endFailed();
+    } else if (this.options.eventStream && !res.destroyed) {
+      if (!this.#atBoundary) res.write('\n\n');
+      res.write(this.#errorEvent(status, message));
+      this.#endFailed();
+    } else {
+      res.destroy();
+    }
+  }
+
+  /** Ends the client's response after a failure: cleanly, or cut short (the error event is flushed first). */
+  #endFailed(): void {
+    if (this.options.cutOnFailure === true && this.res.socket !== null) this.res.socket.end();
+    else this.res.end();
+  }
+
+  /**
+   * The upstream reported an error inside its stream and the translator ended the client's
+   * stream with it: the client's response ends now (cut short where the client needs that to
+   * notice) rather than when the upstream gets round to closing.
+   */
+  #endTranslatedFailure(): void {
+    this.#endFailed();
+    this.#finish('upstream-failed');
+    this.body.abort(new Error('the upstream reported an error in its stream'));
+  }
+
+  #clientClosed(): void {
+    if (this.#finished) return;
+    this.#finish('client-gone');
+    this.body.abort(new Error('client disconnected'));
+  }
+
+  #shutdown(): void {
+    if (this.#finished) return;
+    this.#endWithError(503, 'the gateway is shutting down and had to cut this stream');
+    this.#finish('shutdown');
+    // After finish(): the relay has said its last word, so the abort's error is not relayed.
+    this.body.abort(new Error('the gateway is shutting down'));
+  }
+}
+
+function keepAliveTick(relay: Relay): void {
+  relay.tick();
 }
