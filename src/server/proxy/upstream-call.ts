@@ -147,6 +147,9 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Headers): void {
     this.statusCode = statusCode;
     this.headers = headers;
+    // undici keeps the raw header Buffers on the controller for the whole exchange; parsed, they
+    // are dead weight (a dozen Buffers per held stream).
+    controller.rawHeaders = null;
     const started = this.#started;
     this.#started = null;
     this.#failedToStart = null;
