@@ -37,7 +37,7 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
   return (req, res) => {
     const snapshot = gateway.snapshot;
     if (snapshot === null) return sendJson(res, 503, '{"error":"starting"}');
-    const shutdown = tracker.begin(req, res);
+    const shutdown = tracker.begin(res);
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
@@ -54,7 +54,9 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
     const settle = (): void => {
       if (--pending === 0) finish(gateway, snapshot, record, status);
     };
-    res.once('close', () => {
+    // 'close' is emitted once: `on` spares the wrapper `once` would allocate per request.
+    res.on('close', () => {
+      tracker.end(req, shutdown);
       status = res.headersSent ? res.statusCode : 499;
       // Answers the gateway wrote whole (errors, health, the mock) were not counted by the relay.
       if (record.bytes === 0) {

@@ -43,23 +43,27 @@ export class RequestTracker {
     return this.#draining;
   }
 
-  /** Registers a request; the returned signal aborts when the stop is forced. */
-  begin(req: IncomingMessage, res: ServerResponse): ShutdownSignal {
+  /**
+   * Registers a request; the returned signal aborts when the stop is forced. The caller calls
+   * end() when the response closes (its own 'close' listener: one per request, not two).
+   */
+  begin(res: ServerResponse): ShutdownSignal {
     this.#inFlight++;
     const abort = new ShutdownSignal();
     this.#aborts.add(abort);
     if (this.#draining) res.shouldKeepAlive = false;
-    res.once('close', () => {
-      this.#inFlight--;
-      this.#aborts.delete(abort);
-      if (this.#draining) {
-        // The connection this request used is idle now: close it rather than keep it alive.
-        req.socket.destroySoon?.();
-        this.server.closeIdleConnections();
-        if (this.#inFlight === 0) this.#onIdle?.();
-      }
-    });
     return abort;
+  }
+
+  end(req: IncomingMessage, abort: ShutdownSignal): void {
+    this.#inFlight--;
+    this.#aborts.delete(abort);
+    if (this.#draining) {
+      // The connection this request used is idle now: close it rather than keep it alive.
+      req.socket.destroySoon?.();
+      this.server.closeIdleConnections();
+      if (this.#inFlight === 0) this.#onIdle?.();
+    }
   }
 
   streamStarted(): void {

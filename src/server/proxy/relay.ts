@@ -83,9 +83,10 @@ class Relay implements BodySink {
   #bytes = 0;
   #firstByteAt = 0;
   // The first and last chunks, by reference (no copies on the hot path); decoded once at the end.
-  #tail: Buffer[] = [];
+  // Created with their first chunk: `[chunk]` is sized for one, `[]` grows to 17 slots on push.
+  #tail: Buffer[] | null = null;
   #tailBytes = 0;
-  #head: Buffer[] = [];
+  #head: Buffer[] | null = null;
   #headBytes = 0;
   #lastByte = 0x0a;
   #atBoundary = true;
@@ -116,14 +117,16 @@ class Relay implements BodySink {
 
   data(chunk: Buffer): void {
     if (this.#finished) return;
-    if (this.#headBytes < TAIL_BYTES) {
-      this.#head.push(chunk);
-      this.#headBytes += chunk.length;
-    }
+    if (this.#head === null) this.#head = [chunk];
+    else if (this.#headBytes < TAIL_BYTES) this.#head.push(chunk);
+    this.#headBytes += chunk.length;
     const tail = this.#tail;
-    tail.push(chunk);
     this.#tailBytes += chunk.length;
-    while (tail.length > 1 && this.#tailBytes - (tail[0] as Buffer).length >= TAIL_BYTES) this.#tailBytes -= (tail.shift() as Buffer).length;
+    if (tail === null) this.#tail = [chunk];
+    else {
+      tail.push(chunk);
+      while (tail.length > 1 && this.#tailBytes - (tail[0] as Buffer).length >= TAIL_BYTES) this.#tailBytes -= (tail.shift() as Buffer).length;
+    }
     const transform = this.#transform;
     if (transform !== null) {
       transform.push(chunk);
@@ -186,7 +189,7 @@ class Relay implements BodySink {
     this.res.off('drain', this.#onDrain);
     this.res.off('close', this.#onClientClose);
     this.options.shutdown.off(this.#onShutdown);
-    this.resolve({ bytes: this.#bytes, firstByteAt: this.#firstByteAt, tail: Buffer.concat(this.#tail).toString('utf8'), head: Buffer.concat(this.#head).toString('utf8'), outcome });
+    this.resolve({ bytes: this.#bytes, firstByteAt: this.#firstByteAt, tail: decode(this.#tail), head: decode(this.#head), outcome });
   }
 
   /** The error event that ends a passthrough stream, numbered after the last Responses event relayed. */
@@ -194,7 +197,7 @@ class Relay implements BodySink {
     const options = this.options;
     if (options.responses !== true) return streamError(options.format, status, message);
     let last = -1;
-    for (const m of Buffer.concat(this.#tail).toString('utf8').matchAll(/"sequence_number"\s*:\s*(\d+)/g)) last = Number(m[1]);
+    for (const m of decode(this.#tail).matchAll(/"sequence_number"\s*:\s*(\d+)/g)) last = Number(m[1]);
     return streamError(options.format, status, message, { responses: true, sequenceNumber: last + 1 });
   }
 
@@ -243,6 +246,10 @@ class Relay implements BodySink {
     // After finish(): the relay has said its last word, so the abort's error is not relayed.
     this.body.abort(new Error('the gateway is shutting down'));
   }
+}
+
+function decode(chunks: Buffer[] | null): string {
+  return chunks === null ? '' : Buffer.concat(chunks).toString('utf8');
 }
 
 function keepAliveTick(relay: Relay): void {
