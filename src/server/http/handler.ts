@@ -97,13 +97,17 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
       if (route !== undefined) {
         pending++;
         const context: ModelRequestContext = { req, res, snapshot, route, urlModel: gemini?.model ?? null, shutdown, record, metrics: gateway.metrics, onStream };
-        void (pipeline !== null ? pipeline.handleModelRequest(context) : loadPipeline().then((loaded) => loaded.handleModelRequest(context)))
-          .catch((error: unknown) => {
+        const failed = (error: unknown): void => {
+          try {
             gateway.logger.error(`request ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
             if (!res.headersSent) sendError(res, route.client, 500, 'Internal error in the gateway; see its log.');
             else res.destroy();
-          })
-          .finally(settle);
+          } finally {
+            settle();
+          }
+        };
+        // One then() rather than catch().finally(): two fewer promises per request.
+        void (pipeline !== null ? pipeline.handleModelRequest(context) : loadPipeline().then((loaded) => loaded.handleModelRequest(context))).then(settle, failed);
         return;
       }
     }

@@ -53,7 +53,10 @@ export function handleModelRequest(ctx: ModelRequestContext): Promise<void> {
   // Leased before the first await and held to the end: a reload must not close the upstream pool
   // this request will dispatch on (its body may still be arriving).
   const release = ctx.snapshot.upstreams.lease();
-  return serveModelRequest(ctx).finally(release);
+  return serveModelRequest(ctx).then(release, (error: unknown) => {
+    release();
+    throw error;
+  });
 }
 
 async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
@@ -118,7 +121,8 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
     return sendError(res, format, 400, `The model '${model}' is served by a provider of another API family, and ${req.url?.split('?')[0]} has no cross-format translation; use that provider's own endpoint.`);
   }
   const stream = body.stream === true || route.endpoint === 'stream-generate-content';
-  const fallbacks = snapshot.models.fallbacks(resolution.requested).filter((id) => allowsModel(client, id));
+  const configured = snapshot.models.fallbacks(resolution.requested);
+  const fallbacks = configured.length === 0 ? configured : configured.filter((id) => allowsModel(client, id));
   const plan = createAttemptPlan({ resolution: servable, table: snapshot.models, fallbacks, pool: snapshot.credentials, policy: snapshot.retry });
 
   let step = plan.next();
@@ -415,12 +419,19 @@ function recordTokens(snapshot: Snapshot, client: Client, tokens: number): void 
  * endpoints a translator carries (chat, responses, messages, generateContent), any family.
  */
 function servableBy(resolution: ResolvedModel, route: ModelRoute): ResolvedModel | null {
-  const candidates = resolution.candidates.filter((c) => {
-    const family = familyOf(c.provider.type);
-    return family === 'any' || family === route.family || route.wire !== null;
-  });
+  // The usual answer, without allocating: a translator carries every family, or all candidates fit.
+  if (route.wire !== null) return resolution;
+  let all = true;
+  for (const candidate of resolution.candidates) all &&= servesFamily(candidate, route);
+  if (all) return resolution;
+  const candidates = resolution.candidates.filter((c) => servesFamily(c, route));
   if (candidates.length === 0) return null;
   return candidates.length === resolution.candidates.length ? resolution : { ...resolution, candidates };
+}
+
+function servesFamily(candidate: ResolvedModel['candidates'][number], route: ModelRoute): boolean {
+  const family = familyOf(candidate.provider.type);
+  return family === 'any' || family === route.family;
 }
 
 function abortOnClose(res: ServerResponse, shutdown: ShutdownSignal): AbortSignal {

@@ -189,7 +189,10 @@ class Relay implements BodySink {
     this.res.off('drain', this.#onDrain);
     this.res.off('close', this.#onClientClose);
     this.options.shutdown.off(this.#onShutdown);
-    this.resolve({ bytes: this.#bytes, firstByteAt: this.#firstByteAt, tail: decode(this.#tail), head: decode(this.#head), outcome });
+    const tail = decode(this.#tail);
+    // A whole answer in one chunk (most non-streamed ones) is both: decoded once.
+    const head = this.#head?.length === 1 && this.#tail?.length === 1 && this.#head[0] === this.#tail[0] ? tail : decode(this.#head);
+    this.resolve({ bytes: this.#bytes, firstByteAt: this.#firstByteAt, tail, head, outcome });
   }
 
   /** The error event that ends a passthrough stream, numbered after the last Responses event relayed. */
