@@ -1,8 +1,8 @@
 /**
  * One request to an upstream, on undici's dispatcher handler API rather than `undici.request()`:
  * the answer's body arrives as plain callbacks instead of through a Readable stream, a promise
- * per read and an AsyncResource hop per event. On the hot path that is about half the cost of a
- * proxied request (see docs/decisions.md, "Upstream calls on dispatch()").
+ * per read and an AsyncResource hop per event. Dropping them made the gateway 21% faster (see
+ * docs/decisions.md, "Upstream calls on dispatch()").
  *
  * Chunks that arrive before the relay attaches (a small answer comes in the same socket read as
  * its headers) wait in a short queue; after that each chunk goes to the sink the moment undici
