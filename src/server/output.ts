@@ -5,21 +5,25 @@
  * they are rare and matter. EPIPE (the launcher is gone) must never crash the server: it notices
  * the broken IPC channel and shuts down by itself.
  *
- * Access lines written in the same event-loop turn leave in one write: a pipe write is a system
- * call (synchronous on Linux), and under load one per request cost the server ~40% of its
- * throughput (and the launcher one read and one file write each). Event lines flush what is
- * pending first, so the order is kept; so does the process's exit.
+ * Access lines are gathered and leave together, every FLUSH_MS or once FLUSH_BYTES are pending:
+ * a pipe write is a system call (synchronous on Linux) and wakes the launcher for a read and a
+ * file write, on the same core under load. One write per request cost the server ~40% of its
+ * throughput; one per event-loop turn still 9% of its CPU at 20k req/s (docs/decisions.md, "The
+ * access log bypasses tslog"). Event lines flush what is pending first, so the order is kept;
+ * so does the process's exit. A SIGKILL loses at most the last FLUSH_MS of access lines.
  */
 const DROP_ABOVE_BYTES = 4 * 1024 * 1024;
+const FLUSH_MS = 20;
+const FLUSH_BYTES = 64 * 1024;
 
 export class Output {
   #dropped = 0;
   #droppedTotal = 0;
   #broken = false;
-  /** Access lines of this event-loop turn, written together. */
+  /** Access lines not written yet, written together. */
   #pending = '';
   #pendingBytes = 0;
-  #scheduled = false;
+  #timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly stream: NodeJS.WritableStream & { writableLength?: number } = process.stdout) {
     stream.on('error', () => {
@@ -33,7 +37,7 @@ export class Output {
     return this.#droppedTotal;
   }
 
-  /** A line that may be dropped under backpressure (access log); written at the end of this event-loop turn. */
+  /** A line that may be dropped under backpressure (access log); written within FLUSH_MS. */
   droppable(line: string): void {
     if (this.#broken) return;
     if ((this.stream.writableLength ?? 0) + this.#pendingBytes > DROP_ABOVE_BYTES) {
@@ -43,10 +47,9 @@ export class Output {
     }
     this.#pending += line + '\n';
     this.#pendingBytes += line.length + 1;
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#flush);
-    }
+    if (this.#pendingBytes >= FLUSH_BYTES) this.#flush();
+    // Unreferenced: pending lines never keep the process alive; its exit flushes them.
+    else this.#timer ??= setTimeout(this.#flush, FLUSH_MS).unref();
   }
 
   /** A line that is always written (lifecycle events, errors), at once. */
@@ -57,7 +60,10 @@ export class Output {
   }
 
   readonly #flush = (): void => {
-    this.#scheduled = false;
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = null;
+    }
     if (this.#broken) return;
     this.#flushDropNotice();
     if (this.#pending === '') return;
