@@ -11,17 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Agent } from 'undici';
 import { UpstreamCall, type BodySink } from '../../src/server/proxy/upstream-call.ts';
+import { waitUntil } from '../helpers/cli.ts';
 
-const WAIT_MS = 5_000;
-
-/** Resolves when `check` holds, polling each turn of the event loop; fails after `ms`. */
-async function until(check: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 interface Recorder extends BodySink {
   chunks: Buffer[];
@@ -121,7 +112,7 @@ describe('UpstreamCall', () => {
     const { response } = start('/early');
     const call = await response;
     // Let the socket's read (headers, body and end in one packet) be parsed with no sink attached.
-    await until(() => call.buffered > 0, 'the body to be buffered');
+    await waitUntil('the body to be buffered', () => call.buffered > 0);
     const sink = recorder();
     call.attach(sink);
     await sink.settled;
@@ -169,13 +160,17 @@ describe('UpstreamCall', () => {
     // Socket buffers (grown by loopback autotuning) take a few MB; then the upstream must stall.
     let last = -1;
     let stableSince = Date.now();
-    await until(() => {
-      if (written !== last) {
-        last = written;
-        stableSince = Date.now();
-      }
-      return call.paused && upstreamBlocked && Date.now() - stableSince >= 300;
-    }, 'the upstream to stall behind a paused reader', 20_000);
+    await waitUntil(
+      'the upstream to stall behind a paused reader',
+      () => {
+        if (written !== last) {
+          last = written;
+          stableSince = Date.now();
+        }
+        return call.paused && upstreamBlocked && Date.now() - stableSince >= 300;
+      },
+      20_000,
+    );
     const receivedWhilePaused = received;
     assert.ok(written < total, `the upstream could not finish while paused (${written}/${total} chunks written)`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -190,11 +185,11 @@ describe('UpstreamCall', () => {
     let arrived = false;
     handler = () => void (arrived = true); // never answers
     const { call, response } = start('/never');
-    await until(() => arrived, 'the request to reach the upstream');
+    await waitUntil('the request to reach the upstream', () => arrived);
     const reason = new Error('client disconnected');
     call.abort(reason);
     await assert.rejects(response, (error) => error === reason);
-    await until(() => closed.has('/never'), 'the upstream to see the request closed');
+    await waitUntil('the upstream to see the request closed', () => closed.has('/never'));
   });
 
   it('an abort before the request is even written (no connection yet) rejects with the reason, and nothing is sent', async () => {
@@ -233,7 +228,7 @@ describe('UpstreamCall', () => {
     assert.deepEqual(sink.errors, [reason]);
     assert.equal(sink.ends, 0);
     assert.deepEqual(sink.chunks, [], 'nothing is relayed after an abort');
-    await until(() => closed.has('/between'), 'the upstream to see the request closed');
+    await waitUntil('the upstream to see the request closed', () => closed.has('/between'));
   });
 
   it('an abort mid-body stops the body at once and reaches the sink as its error', async () => {
@@ -245,13 +240,13 @@ describe('UpstreamCall', () => {
     await response;
     const sink = recorder();
     call.attach(sink);
-    await until(() => sink.chunks.length === 1, 'the first event');
+    await waitUntil('the first event', () => sink.chunks.length === 1);
     const reason = new Error('client disconnected');
     call.abort(reason);
     call.abort(new Error('a second abort is ignored'));
     await sink.settled;
     assert.deepEqual(sink.errors, [reason]);
-    await until(() => closed.has('/mid'), 'the upstream to see the request closed');
+    await waitUntil('the upstream to see the request closed', () => closed.has('/mid'));
   });
 
   it('an upstream that dies mid-body reaches the sink as an error after the bytes that came', async () => {
