@@ -16,7 +16,7 @@ export interface RelaySource {
   pause(): void;
   resume(): void;
   readonly paused: boolean;
-  /** Stops the upstream exchange; the sink hears nothing more. */
+  /** Stops the upstream exchange; the sink hears `reason` as its error (the relay ignores it once finished). */
   abort(reason: Error): void;
 }
 
