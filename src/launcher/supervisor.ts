@@ -72,6 +72,9 @@ export class Supervisor {
   /** Set when the launcher had to SIGKILL the server at the deadline. */
   #killed = false;
   #killTimer: NodeJS.Timeout | null = null;
+  #serverGone = false;
+  /** Whether the reporter heard `ready`: a server lost before that is reported as a failure. */
+  #reported = false;
   #extendTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: RunOptions, private readonly reporter: Reporter) {}
@@ -110,7 +113,15 @@ export class Supervisor {
     const exit = await (this.#server as ServerProcess).exited;
     const code = this.#exitCodeFor(exit);
     await this.#cleanup();
+    // Gone while the serving line was being flushed: `run -d` has not heard yet, and must not hear `ready`.
+    if (!this.#reported) this.reporter.failed(this.#lostAfterReady(exit));
     return code;
+  }
+
+  #lostAfterReady(exit: ServerExit): ErrorReport {
+    if (this.#stopping) return { code: 'E_NOT_RUNNING', message: 'stopped just after the gateway became ready' };
+    const where = this.#sink?.path == null ? 'above' : `in ${this.#sink.path}`;
+    return { code: 'E_SERVER_EXITED', message: `the server exited unexpectedly (${describeExit(exit)}) just after it became ready; its output is ${where}` };
   }
 
   async #prepare(): Promise<void> {
@@ -165,10 +176,13 @@ export class Supervisor {
             this.#log.info(`ai-proxy ${version()} serving on ${message.listen.url} (pid ${process.pid}, config ${message.config.path ?? 'embedded default'}, generation ${message.config.generation}, hash ${message.config.hash})`);
             this.#sd.ready(`serving on ${message.listen.url}`);
             this.#startWatchdog();
+            // The startup ends here: a crash from now on is an unexpected exit, whatever the report's fate.
+            settle({ ok: true });
             // `run -d` returns on this report: the serving line should be in the log file by then.
             void (this.#sink as LogSink).drained(READY_FLUSH_MS).then(() => {
+              if (this.#serverGone) return;
+              this.#reported = true;
               this.reporter.ready({ pid: process.pid, url: message.listen.url, pidFile, logFile: this.#sink?.path ?? null });
-              settle({ ok: true });
             });
           } else if (message.t === 'fatal') {
             settle({ ok: false, error: message.error });
@@ -190,6 +204,7 @@ export class Supervisor {
         settle({ ok: false, error: { code: 'E_STARTUP_TIMEOUT', message: `the server did not become ready within ${startupTimeout / 1000}s (${origin}); it was killed` } });
       }, startupTimeout);
       void server.exited.then((exit) => {
+        this.#serverGone = true;
         const where = sink.path === null ? 'above' : `in ${sink.path}`;
         if (!settled) settle({ ok: false, error: { code: 'E_SERVER_EXITED', message: `the server exited during startup (${describeExit(exit)}); its output is ${where}` } });
       });
