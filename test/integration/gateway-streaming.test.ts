@@ -301,14 +301,23 @@ providers:
     assert.equal(anthropic.requests.length, before + 2);
   });
 
-  for (const streaming of [true, false]) {
-    await t.test(`a client that disconnects ${streaming ? 'mid-stream' : 'while waiting for the answer'} aborts the upstream request at once`, async () => {
+  const disconnects = [
+    { when: 'mid-stream', streaming: true },
+    { when: 'while waiting for the answer', streaming: false },
+    { when: "while the upstream's error body is still arriving", streaming: false, errorHead: true },
+  ];
+  for (const { when, streaming, errorHead } of disconnects) {
+    await t.test(`a client that disconnects ${when} aborts the upstream request at once`, async () => {
       const received = new Counter();
       const before = openai.requests.length;
       openai.setHandler(async (_req, res, recorded) => {
         if (streaming) {
           sseHead(res);
           res.write(openaiStream('gpt-4o', ['first'])[0]);
+        }
+        if (errorHead === true) {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.write('{"error": {"message": "half an erro');
         }
         // Hold the request open until the gateway lets go of it.
         await recorded.closed;
@@ -337,5 +346,7 @@ providers:
     const log = gateway.log();
     assert.match(log, /outcome=client-gone/);
     assert.match(log, /outcome=upstream-failed/);
+    // A client that leaves is an outcome, not a gateway failure, wherever the exchange stood.
+    assert.doesNotMatch(log, /request \S+ failed/);
   });
 });

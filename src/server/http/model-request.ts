@@ -265,9 +265,9 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     if (totalTimer !== null) clearTimeout(totalTimer);
   };
 
-  try {
-    await response;
-  } catch (error) {
+  // Whatever ends the exchange before a relay owns it: the client leaving, the shutdown, a timeout
+  // or the upstream failing, while waiting for the head or while reading a body to translate.
+  const ended = (error: unknown): TryResult => {
     cleanup();
     stopTimer();
     if (timedOut) return { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } };
@@ -277,10 +277,21 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     }
     const timeout = error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError || error instanceof undiciErrors.BodyTimeoutError;
     return timeout ? { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } } : { kind: 'failed', label: 'network_error', outcome: { kind: 'network', error } };
+  };
+
+  try {
+    await response;
+  } catch (error) {
+    return ended(error);
   }
 
   if (call.statusCode >= 400) {
-    let errorBody = await call.collect(ERROR_BODY_LIMIT);
+    let errorBody: Buffer;
+    try {
+      errorBody = await call.collect(ERROR_BODY_LIMIT);
+    } catch (error) {
+      return ended(error);
+    }
     cleanup();
     stopTimer();
     const outcome: UpstreamOutcome = { kind: 'http', status: call.statusCode, headers: call.headers, body: errorBody.toString('utf8') };
@@ -315,7 +326,12 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   };
 
   if (upstreamWire !== null && !eventStream) {
-    const whole = await call.collect(Number.MAX_SAFE_INTEGER);
+    let whole: Buffer;
+    try {
+      whole = await call.collect(Number.MAX_SAFE_INTEGER);
+    } catch (error) {
+      return ended(error);
+    }
     cleanup();
     stopTimer();
     const translated = Buffer.from(JSON.stringify(translateResponse(upstreamWire, from, parseJson(whole), responseContext)));
