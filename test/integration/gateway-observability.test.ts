@@ -260,7 +260,10 @@ models:
     const actual = await post(`${url}/v1/chat/completions`, { model: 'gpt-4o', messages }, { ...openaiAuth, origin: 'https://app.example' });
     await expectJson(actual, 200);
     assert.equal(actual.headers.get('access-control-allow-origin'), 'https://app.example');
-    assert.match(actual.headers.get('access-control-expose-headers') ?? '', /x-ai-proxy-model/);
+    const exposed = (actual.headers.get('access-control-expose-headers') ?? '').split(', ');
+    for (const header of ['x-request-id', 'x-ai-proxy-model', 'retry-after', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-tokens']) {
+      assert.ok(exposed.includes(header), `${header} is exposed to browser clients: ${exposed.join(', ')}`);
+    }
     const other = await post(`${url}/v1/chat/completions`, { model: 'gpt-4o', messages }, { ...openaiAuth, origin: 'https://evil.example' });
     await expectJson(other, 200);
     assert.equal(other.headers.get('access-control-allow-origin'), null);

@@ -174,6 +174,16 @@ function finish(gateway: Gateway, snapshot: Snapshot, record: AccessRecord, stat
   if (snapshot.config.log.access) gateway.output.droppable(gateway.accessPrefix + formatAccessLine(snapshot.config.log.format, record, status, now));
 }
 
+/** What a browser client may read: the gateway's own headers and its rate-limit state (auth/rate-limit.ts). */
+const EXPOSED_HEADERS = [
+  'x-request-id',
+  'x-ai-proxy-model',
+  'x-ai-proxy-provider',
+  'x-ai-proxy-attempts',
+  'retry-after',
+  ...['limit', 'remaining', 'reset'].flatMap((what) => [`x-ratelimit-${what}-requests`, `x-ratelimit-${what}-tokens`]),
+].join(', ');
+
 /** CORS for browser clients; true when the request was a preflight and is answered. */
 function applyCors(req: IncomingMessage, res: ServerResponse, cors: Snapshot['config']['server']['cors']): boolean {
   const origin = req.headers.origin;
@@ -182,7 +192,7 @@ function applyCors(req: IncomingMessage, res: ServerResponse, cors: Snapshot['co
   if (!allowed) return false;
   res.setHeader('access-control-allow-origin', cors.origins.includes('*') ? '*' : origin);
   res.setHeader('vary', 'origin');
-  res.setHeader('access-control-expose-headers', 'x-request-id, x-ai-proxy-model, x-ai-proxy-provider, x-ai-proxy-attempts, retry-after');
+  res.setHeader('access-control-expose-headers', EXPOSED_HEADERS);
   if (req.method !== 'OPTIONS') return false;
   res.setHeader('access-control-allow-methods', 'GET, POST, OPTIONS');
   res.setHeader('access-control-allow-headers', cors.headers.join(', '));
