@@ -2,7 +2,7 @@
  * The gateway as a Lifecycle service: loads the config, owns the HTTP server and the current
  * snapshot, applies reloads atomically (or rejects them whole), and drains on stop.
  */
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { AppError, toErrorReport } from '../shared/errors.ts';
 import type { ConfigInfo, ListenInfo, ReloadSource, ReloadVerdict } from '../shared/ipc.ts';
 import type { ServerLaunch } from '../shared/launch.ts';
@@ -22,6 +22,7 @@ export class Gateway implements Service {
   logger: AppLogger;
   /** False until listening and again from the start of a stop: /readyz reports it. */
   ready = false;
+  #http: Server | null = null;
   #tracker: RequestTracker | null = null;
   #listen: ListenInfo | null = null;
   #cutDelay: (() => void) | null = null;
@@ -60,6 +61,7 @@ export class Gateway implements Service {
       connectionsCheckingInterval: Math.min(Math.max(Math.floor(config.server.headerTimeout / 4), 100), 5_000),
       keepAliveTimeout: config.server.keepAliveTimeout,
     });
+    this.#http = server;
     this.#tracker = new RequestTracker(server);
     server.on('request', createRequestHandler(this, this.#tracker));
     // A client that sends garbage gets its 4xx (431, 414, 408, 400) and a closed socket, never a crash.
@@ -112,10 +114,22 @@ export class Gateway implements Service {
       // Its upstream pools close once the requests that started on it are done.
       current.upstreams.retire();
       if (after.log.level !== before.log.level || after.log.format !== before.log.format) this.#useLogger(loaded);
+      this.#applyServerTimeouts(after.server);
       return { ok: true, source, at, generation: next.generation, hash: next.hash, changed: changedSections(before, after) };
     } catch (error) {
       return { ok: false, source, at, generation: current.generation, hash: current.hash, error: toErrorReport(error) };
     }
+  }
+
+  /**
+   * Node reads these from the server at each use (the connection sweep, each response's end), so
+   * a reload applies them to every connection from now on. The sweep's own interval was fixed at
+   * start; it is at most 5 s, so a shorter header-timeout is enforced within that much slack.
+   */
+  #applyServerTimeouts(server: LoadedConfig['config']['server']): void {
+    if (this.#http === null) return;
+    this.#http.headersTimeout = server.headerTimeout;
+    this.#http.keepAliveTimeout = server.keepAliveTimeout;
   }
 
   async stop(options: ShutdownOptions, onDraining: (inFlight: number) => void): Promise<ShutdownResult> {

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { rawExchange, type RawResult } from '../helpers/reliability.ts';
 import { chatStream, defaultYaml, gatedUpstream, get, instance, killOnExit, openStream, post, runCli, serverPidOf, startDaemon, waitUntil, type Instance } from '../helpers/cli.ts';
 
 const chat = (model = 'mock') => ({ model, messages: [{ role: 'user', content: 'hi' }] });
@@ -199,6 +200,34 @@ test('a reload reaches the launcher too: a new shutdown-timeout governs the next
   assert.ok(shuttingDown !== undefined && shuttingDown.startsWith('{'), `the launcher logs JSON after the reload: ${shuttingDown}`);
   assert.match(shuttingDown, /timeout 1s/);
   assert.ok((lines[lines.length - 1] as string).startsWith('{'), lines.join('\n'));
+});
+
+test("a reload applies the HTTP server's timeouts: keep-alive-timeout to idle connections, body-timeout to the next request", async (t) => {
+  const yaml = (server: string) => `listen:\n  host: 127.0.0.1\n  port: 0\nwatch-config: false\nserver:\n${server}providers:\n  - name: mock\n    type: mock\n    models: [mock]\n`;
+  const inst = instance(t, yaml('  keep-alive-timeout: 60s\n  body-timeout: 60s\n'));
+  const { pid, url } = await startDaemon(inst);
+  killOnExit(t, pid, await serverPidOf(pid));
+  const port = Number(new URL(url).port);
+  const idleAfter = (): Promise<RawResult> => rawExchange(port, ['GET /healthz HTTP/1.1\r\nhost: g\r\n\r\n'], { timeoutMs: 1_500 });
+  const body = JSON.stringify(chat());
+  const stalled = (): Promise<RawResult> => rawExchange(port, [`POST /v1/chat/completions HTTP/1.1\r\nhost: g\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 10)}`], { timeoutMs: 1_500 });
+
+  // Before: both connections are still open when the test stops waiting.
+  const [idleBefore, stalledBefore] = await Promise.all([idleAfter(), stalled()]);
+  assert.deepEqual([idleBefore.end, idleBefore.responses[0]?.status], ['timeout', 200]);
+  assert.deepEqual([stalledBefore.end, stalledBefore.responses.length], ['timeout', 0]);
+
+  writeFileSync(inst.config, yaml('  keep-alive-timeout: 200ms\n  body-timeout: 300ms\n'));
+  const reload = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.match(reload.stdout, /changed: server/);
+
+  const [idle, cut] = await Promise.all([idleAfter(), stalled()]);
+  assert.equal(idle.responses[0]?.status, 200);
+  assert.equal(idle.end, 'closed', `an idle keep-alive connection is closed after the reloaded 200 ms (${idle.end} after ${idle.ms} ms)`);
+  assert.equal(cut.responses[0]?.status, 408, `a stalled body is given up after the reloaded 300 ms: ${cut.raw.toString('latin1').slice(0, 200)}`);
+  assert.equal(cut.end, 'closed');
+  await assertServes(url);
 });
 
 test('reload --no-wait only signals: it returns at once and the verdict goes to the log', async (t) => {

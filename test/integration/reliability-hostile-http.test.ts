@@ -157,7 +157,7 @@ test('hostile HTTP input: every malformed request gets its 4xx in the client for
   const gemini = await fakeUpstream(t, (_request, response) => json(response, 200, { candidates: [{ content: { role: 'model', parts: [{ text: 'ok' }] }, finishReason: 'STOP' }] }));
   const yaml = [
     'listen:\n  host: 127.0.0.1\n  port: 0',
-    `server:\n  body-limit: ${BODY_LIMIT}\n  header-timeout: 2s`,
+    `server:\n  body-limit: ${BODY_LIMIT}\n  header-timeout: 2s\n  body-timeout: 1s`,
     'client-keys:\n  - name: hostile\n    key: ${H_CLIENT_KEY}',
     'admin:\n  key: ${H_ADMIN_KEY}',
     'providers:',
@@ -208,6 +208,8 @@ test('hostile HTTP input: every malformed request gets its 4xx in the client for
   const slowHead = Buffer.from(`POST ${CHAT} HTTP/1.1\r\nhost: g\r\nconnection: close\r\n${auth}content-length: ${slowBody.length}\r\n\r\n`);
   // Headers, then the body one byte per 100 ms (~3 s): answered once it is all there.
   const slowlorisBody: Promise<RawResult> = rawExchange(port, [slowHead, ...[...slowBody].map((b) => Buffer.from([b]))], { gapMs: 100, timeoutMs: 15_000, expectResponses: 1 });
+  // Half a body, then silence: given up at body-timeout (1 s) with 408 in the client's format.
+  const stalledBody: Promise<RawResult> = rawExchange(port, [slowHead, slowBody.subarray(0, slowBody.length >> 1)], { timeoutMs: 15_000 });
   // Headers themselves one byte per 100 ms, never finished: cut at header-timeout (2 s) with 408.
   const slowlorisHead: Promise<RawResult> = rawExchange(port, [...`GET /healthz HTTP/1.1\r\nhost: g\r\nx-slow: ${'s'.repeat(60)}`].map((ch) => ch), { gapMs: 100, timeoutMs: 15_000 });
   // Meanwhile others are served, promptly.
@@ -219,8 +221,11 @@ test('hostile HTTP input: every malformed request gets its 4xx in the client for
     assert.equal(r.status, 200, `another client is served while slow clients trickle: ${r.error} ${r.body.toString('utf8').slice(0, 200)}`);
     others.push(Date.now() - started);
   }
-  const [body, head] = await Promise.all([slowlorisBody, slowlorisHead]);
-  seen.push(body.raw.toString('latin1'), head.raw.toString('latin1'));
+  const [body, head, stalled] = await Promise.all([slowlorisBody, slowlorisHead, stalledBody]);
+  seen.push(body.raw.toString('latin1'), head.raw.toString('latin1'), stalled.raw.toString('latin1'));
+  assert.equal(stalled.responses[0]?.status, 408, `the stalled body is given up with 408: ${stalled.end} after ${stalled.ms} ms: ${stalled.raw.toString('latin1').slice(0, 300)}`);
+  assertErrorShape('openai', 408, stalled.responses[0]?.body ?? Buffer.alloc(0), 'stalled body');
+  assert.ok(stalled.end === 'closed' && stalled.ms >= 1_000 && stalled.ms < 1_000 + 3_000, `closed soon after the 1 s body timeout (${stalled.ms} ms)`);
   assert.equal(body.responses[0]?.status, 200, `the slow body is answered once complete: ${body.raw.toString('latin1').slice(0, 300)}`);
   assert.ok(body.ms >= 2_500, `the slow body took its time (${body.ms} ms)`);
   assert.equal(head.responses[0]?.status, 408, `the slow headers are cut with 408: ${head.end} after ${head.ms} ms: ${head.raw.toString('latin1').slice(0, 200)}`);

@@ -87,9 +87,9 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   }
   if (limitHeaders !== null) for (const name in limitHeaders) res.setHeader(name, limitHeaders[name] as string);
 
-  const read = await readBody(req, snapshot.config.server.bodyLimit);
+  const read = await readBody(req, snapshot.config.server.bodyLimit, snapshot.config.server.bodyTimeout);
   if (!read.ok) {
-    // The rest of an oversized body is not worth reading: answer, then close the connection.
+    // The rest of an oversized or stalled body is not worth reading: answer, then close the connection.
     res.shouldKeepAlive = false;
     return sendError(res, format, read.status, read.message);
   }

@@ -94,11 +94,12 @@ const serverSchema = z
   .strictObject({
     'body-limit': size('server.body-limit').default(32 * 1024 * 1024).describe('Largest request body accepted (413 beyond).'),
     'header-timeout': duration('server.header-timeout').default(30_000).describe('Time allowed to receive the request headers.'),
+    'body-timeout': duration('server.body-timeout').default(60_000).describe('Longest silence while a request body arrives (408 beyond, like nginx\'s client_body_timeout); 0 disables.'),
     'keep-alive-timeout': duration('server.keep-alive-timeout').default(5_000).describe('Idle keep-alive connections are closed after this.'),
     'stream-keepalive': duration('server.stream-keepalive').default(15_000).describe('SSE comment sent while an upstream stream is silent this long; 0 disables.'),
     cors: corsSchema,
   })
-  .default({ 'body-limit': 32 * 1024 * 1024, 'header-timeout': 30_000, 'keep-alive-timeout': 5_000, 'stream-keepalive': 15_000, cors: { enabled: false, origins: ['*'], headers: ['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id'], 'max-age': 600_000 } })
+  .default({ 'body-limit': 32 * 1024 * 1024, 'header-timeout': 30_000, 'body-timeout': 60_000, 'keep-alive-timeout': 5_000, 'stream-keepalive': 15_000, cors: { enabled: false, origins: ['*'], headers: ['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id'], 'max-age': 600_000 } })
   .describe('HTTP server limits and timeouts.');
 
 const clientKeySchema = z
