@@ -246,7 +246,7 @@ test('hostile HTTP input: every malformed request gets its 4xx in the client for
   }
   assert.doesNotMatch(log, /server bug|request \S+ failed|uncaught/i, 'no request hit an internal error');
 
-  t.diagnostic(`corpus: ${cases.length} malformed requests + 4 pipelined + 2 slowloris; answered as expected: ${cases.length - failures.length}/${cases.length}; others served during the slowloris: ${others.length} (p50 ${others[Math.floor(others.length / 2)]} ms, max ${others[others.length - 1]} ms); slow headers cut with 408 after ${head.ms} ms; server pid unchanged; secrets leaked: 0`);
+  t.diagnostic(`corpus: ${cases.length} malformed requests + 4 pipelined + 2 slowloris + 1 stalled body; answered as expected: ${cases.length - failures.length}/${cases.length}; others served during the slowloris: ${others.length} (p50 ${others[Math.floor(others.length / 2)]} ms, max ${others[others.length - 1]} ms); slow headers cut with 408 after ${head.ms} ms, the stalled body after ${stalled.ms} ms; server pid unchanged; secrets leaked: 0`);
   assert.equal(failures.length, 0, `requests not answered as expected:\n${failures.join('\n')}`);
 });
 
