@@ -72,6 +72,7 @@ export class Supervisor {
   /** Set when the launcher had to SIGKILL the server at the deadline. */
   #killed = false;
   #killTimer: NodeJS.Timeout | null = null;
+  /** Set when the server process has exited, whatever the phase. */
   #serverGone = false;
   /** Whether the reporter heard `ready`: a server lost before that is reported as a failure. */
   #reported = false;

@@ -208,12 +208,12 @@ test("a reload applies the HTTP server's timeouts: keep-alive-timeout to idle co
   const { pid, url } = await startDaemon(inst);
   killOnExit(t, pid, await serverPidOf(pid));
   const port = Number(new URL(url).port);
-  const idleAfter = (): Promise<RawResult> => rawExchange(port, ['GET /healthz HTTP/1.1\r\nhost: g\r\n\r\n'], { timeoutMs: 1_500 });
+  const idleConnection = (): Promise<RawResult> => rawExchange(port, ['GET /healthz HTTP/1.1\r\nhost: g\r\n\r\n'], { timeoutMs: 1_500 });
   const body = JSON.stringify(chat());
   const stalled = (): Promise<RawResult> => rawExchange(port, [`POST /v1/chat/completions HTTP/1.1\r\nhost: g\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 10)}`], { timeoutMs: 1_500 });
 
   // Before: both connections are still open when the test stops waiting.
-  const [idleBefore, stalledBefore] = await Promise.all([idleAfter(), stalled()]);
+  const [idleBefore, stalledBefore] = await Promise.all([idleConnection(), stalled()]);
   assert.deepEqual([idleBefore.end, idleBefore.responses[0]?.status], ['timeout', 200]);
   assert.deepEqual([stalledBefore.end, stalledBefore.responses.length], ['timeout', 0]);
 
@@ -222,7 +222,7 @@ test("a reload applies the HTTP server's timeouts: keep-alive-timeout to idle co
   assert.equal(reload.code, 0, reload.stderr);
   assert.match(reload.stdout, /changed: server/);
 
-  const [idle, cut] = await Promise.all([idleAfter(), stalled()]);
+  const [idle, cut] = await Promise.all([idleConnection(), stalled()]);
   assert.equal(idle.responses[0]?.status, 200);
   assert.equal(idle.end, 'closed', `an idle keep-alive connection is closed after the reloaded 200 ms (${idle.end} after ${idle.ms} ms)`);
   assert.equal(cut.responses[0]?.status, 408, `a stalled body is given up after the reloaded 300 ms: ${cut.raw.toString('latin1').slice(0, 200)}`);
