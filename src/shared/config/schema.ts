@@ -60,7 +60,7 @@ const listenSchema = z
     host: z.string().min(1).default('127.0.0.1').describe('Address to listen on. A non-loopback address requires client keys or allow-unauthenticated.'),
     port: z.number().int().min(0).max(65535).default(8317).describe('TCP port; 0 picks a free port (tests).'),
   })
-  .default({ host: '127.0.0.1', port: 8317 })
+  .prefault({})
   .describe('Where the gateway accepts connections. A reload cannot change it (restart instead).');
 
 const logSchema = z
@@ -74,7 +74,7 @@ const logSchema = z
     compress: z.boolean().default(false).describe('gzip rotated files.'),
     access: z.boolean().default(true).describe('Write one access line per request.'),
   })
-  .default({ level: 'info', format: 'text', rotate: 'daily', 'max-files': 14, compress: false, access: true })
+  .prefault({})
   .describe('Logging: level, format, file and rotation.');
 
 const corsSchema = z
@@ -87,7 +87,7 @@ const corsSchema = z
       .describe('Request headers browsers may send (Access-Control-Allow-Headers).'),
     'max-age': duration('cors.max-age').default(600_000).describe('How long browsers may cache a preflight answer.'),
   })
-  .default({ enabled: false, origins: ['*'], headers: ['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id'], 'max-age': 600_000 })
+  .prefault({})
   .describe('Cross-origin requests from browsers.');
 
 const serverSchema = z
@@ -99,7 +99,7 @@ const serverSchema = z
     'stream-keepalive': duration('server.stream-keepalive').default(15_000).describe('SSE comment sent while an upstream stream is silent this long; 0 disables.'),
     cors: corsSchema,
   })
-  .default({ 'body-limit': 32 * 1024 * 1024, 'header-timeout': 30_000, 'body-timeout': 60_000, 'keep-alive-timeout': 5_000, 'stream-keepalive': 15_000, cors: { enabled: false, origins: ['*'], headers: ['authorization', 'content-type', 'x-api-key', 'x-goog-api-key', 'anthropic-version', 'anthropic-beta', 'x-request-id'], 'max-age': 600_000 } })
+  .prefault({})
   .describe('HTTP server limits and timeouts.');
 
 const clientKeySchema = z
@@ -135,7 +135,7 @@ const timeoutsSchema = z
     idle: duration('timeouts.idle').default(300_000).describe('Longest silence between stream chunks.'),
     total: duration('timeouts.total').default(0).describe('Whole request; 0 means no limit.'),
   })
-  .default({ connect: 10_000, 'first-byte': 120_000, idle: 300_000, total: 0 })
+  .prefault({})
   .describe('Upstream timeouts for this provider.');
 
 const modelEntrySchema = z.union([
@@ -152,7 +152,7 @@ const mockSchema = z
     'tokens-per-second': z.number().nonnegative().default(0).describe('Streaming pace; 0 streams as fast as possible.'),
     reply: z.string().default('Hello from the ai-proxy mock provider.').describe('Text the mock answers with.'),
   })
-  .default({ latency: 0, 'tokens-per-second': 0, reply: 'Hello from the ai-proxy mock provider.' })
+  .prefault({})
   .describe('Behaviour of a mock provider (ignored by other types).');
 
 const providerSchema = z.strictObject({
@@ -181,7 +181,7 @@ const retrySchema = z
     'backoff-max': duration('retry.backoff-max').default(5_000).describe('Upper bound of one backoff.'),
     'total-timeout': duration('retry.total-timeout').default(60_000).describe('No new attempt starts after this.'),
   })
-  .default({ attempts: 3, 'backoff-base': 100, 'backoff-max': 5_000, 'total-timeout': 60_000 })
+  .prefault({})
   .describe('Retries and failover, before the first byte reaches the client.');
 
 const cooldownSchema = z
@@ -190,7 +190,7 @@ const cooldownSchema = z
     'server-error': duration('cooldown.server-error').default(10_000).describe('After a 5xx answer.'),
     'network-error': duration('cooldown.network-error').default(10_000).describe('After a connection error or timeout.'),
   })
-  .default({ 'rate-limit': 60_000, 'server-error': 10_000, 'network-error': 10_000 })
+  .prefault({})
   .describe('How long an upstream key is left out after a failure; kept across reloads.');
 
 const modelsSchema = z
@@ -198,7 +198,7 @@ const modelsSchema = z
     aliases: z.record(z.string(), z.string()).default({}).describe('alias → model id.'),
     fallbacks: z.record(z.string(), z.array(z.string())).default({}).describe('model id → models tried in order when it fails.'),
   })
-  .default({ aliases: {}, fallbacks: {} })
+  .prefault({})
   .describe('Model aliases and fallbacks, across providers.');
 
 export const configSchema = z.strictObject({
@@ -220,7 +220,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       key: z.string().min(8, 'expected a key of at least 8 characters').optional().describe('Key for /admin/*; usually ${VAR} or ${file:PATH}. Unset: /admin is off.'),
     })
-    .default({})
+    .prefault({})
     .describe('The read-only /admin endpoints (redacted config, routing table, credential health).'),
   providers: z.array(providerSchema).default([]).describe('Upstream providers, tried in this order when several serve a model.'),
   models: modelsSchema,
