@@ -3,37 +3,8 @@
  * (DESIGN §4: status and stop must never make a concurrent run fail).
  */
 import { readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { resolveConfigPath } from '../shared/config/path.ts';
-import { choosePidFile, controlSocketPath, type PidFileChoice } from '../shared/paths.ts';
+import { controlSocketPath, type PidFileChoice } from '../shared/paths.ts';
 import { isProcessAlive, readPidFile, type PidFileContent } from './pid-file.ts';
-
-/**
- * The PID file named by the config, read without loading the whole config: `status` must work
- * in a shell that lacks the secrets' environment variables, and must not fail on a config
- * that has been broken since the instance started.
- */
-async function pidFileFromConfig(configFlag: string | undefined): Promise<string | undefined> {
-  try {
-    const { path } = resolveConfigPath(configFlag);
-    if (path === null) return undefined;
-    const text = readFileSync(path, 'utf8');
-    // Most configs leave pid-file unset: then the YAML parser need not even be loaded.
-    if (!text.includes('pid-file')) return undefined;
-    const yaml = await import('yaml');
-    // The bundle hands a dynamically imported CommonJS package over as its default export.
-    const parse = yaml.parse ?? (yaml as unknown as { default: typeof yaml }).default.parse;
-    const value = (parse(text) as Record<string, unknown> | null)?.['pid-file'];
-    // Relative to the config file, as the loader reads it.
-    return typeof value === 'string' && !value.includes('${') ? resolve(dirname(path), value) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export async function locatePidFile(flag: string | undefined, configFlag: string | undefined): Promise<PidFileChoice> {
-  return choosePidFile(flag, flag === undefined ? await pidFileFromConfig(configFlag) : undefined);
-}
 
 export type Instance =
   | { state: 'absent'; pidFile: PidFileChoice }

@@ -7,7 +7,7 @@ import { describeReport, toErrorReport, type ErrorReport } from '../shared/error
 import { ExitCode } from '../shared/exit-codes.ts';
 import { launcherSettings, type LauncherSettings, type ReloadSource, type ReloadVerdict, type ServerMessage } from '../shared/ipc.ts';
 import { createLogger, type AppLogger } from '../shared/logger.ts';
-import { choosePidFile, controlSocketPath, defaultLogFile, underSystemd } from '../shared/paths.ts';
+import { controlSocketPath, defaultLogFile, underSystemd } from '../shared/paths.ts';
 import { routeSignals, type HandledSignal } from '../shared/signals.ts';
 import { version } from '../shared/version.ts';
 import { loadConfig, type LoadedConfig, type Overrides } from '../shared/config/load.ts';
@@ -29,7 +29,6 @@ const EXTEND_EVERY_MS = 5_000;
 export interface RunOptions {
   configPath: string | undefined;
   overrides: Overrides;
-  pidFile: string | undefined;
   daemon: boolean;
   /** `--startup-timeout`: overrides the config's startup-timeout. */
   startupTimeoutMs?: number | undefined;
@@ -128,8 +127,7 @@ export class Supervisor {
   async #prepare(): Promise<void> {
     this.#loaded = loadConfig({ path: this.options.configPath, overrides: this.options.overrides });
     const config = this.#loaded.config;
-    const pidChoice = choosePidFile(this.options.pidFile, config.pidFile);
-    this.#pid = acquirePidFile(pidChoice.path, process.pid);
+    this.#pid = acquirePidFile(this.#loaded.pidFile.path, process.pid);
 
     const toFile = config.log.file !== undefined || (this.options.daemon && !underSystemd());
     this.#sink = await openLogSink({

@@ -3,7 +3,7 @@
  * `ai-proxy status` finds the systemd service's files.
  */
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 
 type Env = NodeJS.ProcessEnv;
 
@@ -25,13 +25,6 @@ export interface PidFileChoice {
   path: string;
   /** Where the choice came from, printed by `status` so nobody wonders which file was read. */
   origin: '--pid-file' | 'AI_PROXY_PID_FILE' | 'config' | 'default';
-}
-
-export function choosePidFile(flag: string | undefined, configValue: string | undefined, env: Env = process.env): PidFileChoice {
-  if (flag !== undefined) return { path: resolve(flag), origin: '--pid-file' };
-  if (env.AI_PROXY_PID_FILE) return { path: resolve(env.AI_PROXY_PID_FILE), origin: 'AI_PROXY_PID_FILE' };
-  if (configValue !== undefined) return { path: resolve(configValue), origin: 'config' };
-  return { path: defaultPidFile(env), origin: 'default' };
 }
 
 /** The control socket sits beside the PID file (DESIGN §3): ai-proxy.pid → ai-proxy.sock. */

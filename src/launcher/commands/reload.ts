@@ -2,7 +2,8 @@ import { Command, Option } from 'clipanion';
 import { describeReport } from '../../shared/errors.ts';
 import { ExitCode } from '../../shared/exit-codes.ts';
 import { callControl } from '../control-client.ts';
-import { findInstance, locatePidFile } from '../instance.ts';
+import { locatePidFile } from '../../shared/config/pid-file-setting.ts';
+import { findInstance } from '../instance.ts';
 import { InstanceCommand } from './instance-options.ts';
 
 export class ReloadCommand extends InstanceCommand {
@@ -26,7 +27,7 @@ export class ReloadCommand extends InstanceCommand {
   wait = Option.Boolean('--wait', true, { description: 'Wait for the verdict (--no-wait only signals)' });
 
   override async execute(): Promise<number> {
-    const instance = findInstance(await locatePidFile(this.pidFile, this.config));
+    const instance = findInstance(await locatePidFile({ flag: this.pidFile, configFlag: this.config }));
     if (instance.state !== 'present') {
       this.context.stderr.write(`ai-proxy: not running (pid file ${instance.pidFile.path})\n`);
       return ExitCode.NOT_RUNNING;

@@ -44,9 +44,9 @@ export class RunCommand extends RunOptionsCommand {
         port: this.port,
         logLevel: this.logLevel,
         logFile: this.logFile === undefined ? undefined : resolve(this.logFile),
+        pidFile: this.pidFile === undefined ? undefined : resolve(this.pidFile),
         shutdownTimeout: this.shutdownTimeout,
       }),
-      pidFile: this.pidFile === undefined ? undefined : resolve(this.pidFile),
       daemon: this.daemon,
       startupTimeoutMs,
     };

@@ -2,7 +2,8 @@ import { Command, Option } from 'clipanion';
 import { ExitCode } from '../../shared/exit-codes.ts';
 import { callControl } from '../control-client.ts';
 import type { StatusInfo } from '../control-protocol.ts';
-import { findInstance, locatePidFile } from '../instance.ts';
+import { locatePidFile } from '../../shared/config/pid-file-setting.ts';
+import { findInstance } from '../instance.ts';
 import { InstanceCommand } from './instance-options.ts';
 
 export class StatusCommand extends InstanceCommand {
@@ -24,7 +25,7 @@ export class StatusCommand extends InstanceCommand {
   json = Option.Boolean('--json', false, { description: 'Print one JSON object' });
 
   override async execute(): Promise<number> {
-    const pidFile = await locatePidFile(this.pidFile, this.config);
+    const pidFile = await locatePidFile({ flag: this.pidFile, configFlag: this.config });
     const instance = findInstance(pidFile);
     const print = (code: number, state: string, text: string, status: StatusInfo | null = null, extra: Record<string, unknown> = {}): number => {
       // `state` is the LSB verdict scripts switch on; the running instance's own state is `phase`.

@@ -3,7 +3,8 @@ import * as t from 'typanion';
 import { ExitCode } from '../../shared/exit-codes.ts';
 import { parseDuration } from '../../shared/config/units.ts';
 import { callControl } from '../control-client.ts';
-import { findInstance, locatePidFile } from '../instance.ts';
+import { locatePidFile } from '../../shared/config/pid-file-setting.ts';
+import { findInstance } from '../instance.ts';
 import { isProcessAlive } from '../pid-file.ts';
 import { InstanceCommand } from './instance-options.ts';
 
@@ -36,7 +37,7 @@ export class StopCommand extends InstanceCommand {
       this.context.stderr.write(`ai-proxy: --timeout: expected a duration such as 10s\n`);
       return ExitCode.USAGE;
     }
-    const instance = findInstance(await locatePidFile(this.pidFile, this.config));
+    const instance = findInstance(await locatePidFile({ flag: this.pidFile, configFlag: this.config }));
     if (instance.state !== 'present') {
       this.context.stdout.write(`ai-proxy is not running (pid file ${instance.pidFile.path}${instance.state === 'stale' ? ', stale' : ''})\n`);
       return ExitCode.NOT_RUNNING;

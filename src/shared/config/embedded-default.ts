@@ -23,10 +23,8 @@ export const standardProviders: readonly StandardProvider[] = [
 
 export function embeddedDefaultYaml(env: NodeJS.ProcessEnv): string {
   const lines = [
+    // listen is left to the schema's default (127.0.0.1:8317): a default is written once.
     '# ai-proxy embedded default: used when no config file exists.',
-    'listen:',
-    '  host: 127.0.0.1',
-    '  port: 8317',
     'providers:',
     '  - name: mock',
     '    type: mock',

@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, isAlias, parseDocument, visit, type Document } from 'yaml';
 import { AppError } from '../errors.ts';
+import type { PidFileChoice } from '../paths.ts';
 import { camelize } from './camelize.ts';
 import { EMBEDDED_DEFAULT_LABEL, embeddedDefaultYaml } from './embedded-default.ts';
 import { coerceScalar, prepareTree } from './interpolate.ts';
@@ -20,6 +21,7 @@ import { kindOf, schemaAt, type PathSegment } from './introspect.ts';
 import { DEFAULT_MESSAGE, describeIssues } from './issues.ts';
 import { formatPath, locate, type Position } from './locate.ts';
 import { applyOverrides, collectOverrides, type AppliedOverride, type Overrides } from './overrides.ts';
+import { choosePidFile, PID_FILE_KEY } from './pid-file-setting.ts';
 import { configSchema, type Config } from './schema.ts';
 import { semanticChecks, unsafeListenReason } from './semantic-checks.ts';
 
@@ -35,6 +37,8 @@ export interface LoadedConfig {
   hash: string;
   /** SHA-256 (hex) of the file's bytes, for the watcher; null for the embedded default. */
   fileHash: string | null;
+  /** The PID file this config gives the instance, and where that choice came from. */
+  pidFile: PidFileChoice;
 }
 
 const readErrors: Record<string, string> = {
@@ -107,7 +111,7 @@ export interface ParseOptions {
 }
 
 /** Validates config text (no file access except `${file:}`): the core of loadConfig, for tests and tools. */
-export function parseConfigText(text: string, options: ParseOptions): { config: Config; hash: string } {
+export function parseConfigText(text: string, options: ParseOptions): { config: Config; hash: string; pidFile: PidFileChoice } {
   const { label } = options;
   const env = options.env ?? process.env;
   const lineCounter = new LineCounter();
@@ -146,6 +150,7 @@ export function parseConfigText(text: string, options: ParseOptions): { config: 
   const prepared = prepareTree(value, configSchema, { env, baseDir });
   const tree = prepared.value as Record<string, unknown>;
   resolveFilePaths(tree, baseDir);
+  const filePidFile = typeof tree[PID_FILE_KEY] === 'string' ? tree[PID_FILE_KEY] : undefined;
   const wanted = collectOverrides(options.overrides ?? {}, env).map((o): AppliedOverride => (typeof o.value === 'string' ? { ...o, value: coerceScalar(o.value, schemaAt(configSchema, o.path)) } : o));
   const placed = applyOverrides(tree, wanted);
 
@@ -182,7 +187,12 @@ export function parseConfigText(text: string, options: ParseOptions): { config: 
   const unsafe = unsafeListenReason(config, hostOrigin);
   if (unsafe !== null) throw new AppError('E_CONFIG_UNSAFE', unsafe);
 
-  return { config, hash: configHash(config) };
+  const pidFile = choosePidFile(
+    placed.find((o) => o.path.length === 1 && o.path[0] === PID_FILE_KEY),
+    filePidFile,
+    env,
+  );
+  return { config, hash: configHash(config), pidFile };
 }
 
 /** JSON with object keys sorted, so that equal configs hash equal whatever the key order. */
@@ -210,13 +220,13 @@ export function loadConfig(options: { path?: string; env?: NodeJS.ProcessEnv; ov
   const resolved = resolveConfigPath(options.path, env);
   const overrides = options.overrides ?? {};
   if (resolved.path === null) {
-    const { config, hash } = parseConfigText(embeddedDefaultYaml(env), { label: EMBEDDED_DEFAULT_LABEL, env, overrides, baseDir: process.cwd() });
-    return { config, path: null, hash, fileHash: null };
+    const { config, hash, pidFile } = parseConfigText(embeddedDefaultYaml(env), { label: EMBEDDED_DEFAULT_LABEL, env, overrides, baseDir: process.cwd() });
+    return { config, path: null, hash, fileHash: null, pidFile };
   }
   const bytes = readConfigFile(resolved.path, resolved.source);
   const fileHash = createHash('sha256').update(bytes).digest('hex');
-  const { config, hash } = parseConfigText(bytes.toString('utf8'), { label: resolved.path, env, overrides, baseDir: dirname(resolved.path) });
-  return { config, path: resolved.path, hash, fileHash };
+  const { config, hash, pidFile } = parseConfigText(bytes.toString('utf8'), { label: resolved.path, env, overrides, baseDir: dirname(resolved.path) });
+  return { config, path: resolved.path, hash, fileHash, pidFile };
 }
 
 function formatHostPort(host: string, port: number): string {
@@ -235,7 +245,8 @@ export function describeConfig(loaded: LoadedConfig): string {
  * "wherever the command happens to run". Overrides are applied afterwards: theirs are the caller's.
  */
 function resolveFilePaths(tree: Record<string, unknown>, baseDir: string): void {
-  if (typeof tree['pid-file'] === 'string' && tree['pid-file'] !== '') tree['pid-file'] = resolve(baseDir, tree['pid-file']);
+  const pidFile = tree[PID_FILE_KEY];
+  if (typeof pidFile === 'string' && pidFile !== '') tree[PID_FILE_KEY] = resolve(baseDir, pidFile);
   const log = tree.log;
   if (log !== null && typeof log === 'object' && !Array.isArray(log)) {
     const section = log as Record<string, unknown>;
