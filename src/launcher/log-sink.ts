@@ -548,14 +548,37 @@ function pad(n: number): string {
 
 // --- helpers ------------------------------------------------------------------------------------
 
-/** Ends a stream and waits, bounded, until its data is written and its file closed. */
+/**
+ * rotating-file-stream's signs of life while it rotates: each step of a rotation (rename, history,
+ * retention, reopen) says so. A rotation in progress cannot be stopped: destroy() closes the
+ * stream but the rename and the reopen still happen, and they would move the file from under
+ * the stream that replaces this one (seen under load: its next rotation then fails ENOENT).
+ */
+const PROGRESS_EVENTS = ['rotation', 'rotated', 'history', 'removed', 'open'] as const;
+
+/**
+ * Ends a stream and waits until its data is written and its file closed; bounded by `timeoutMs`
+ * of silence, so a stalled disk cannot hold a reopen or a stop, while a stream that is still
+ * rotating its files (each step of which it reports) is let finish.
+ */
 async function settle(stream: Writable, timeoutMs: number): Promise<void> {
   stream.end();
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  const alive = (): void => void timer?.refresh();
+  for (const event of PROGRESS_EVENTS) stream.on(event, alive);
   const done = finished(stream).then(
     () => true,
     () => true,
   );
-  if (!(await withTimeout(done, timeoutMs))) stream.destroy();
+  try {
+    if (!(await Promise.race([done, stalled]))) stream.destroy();
+  } finally {
+    clearTimeout(timer);
+    for (const event of PROGRESS_EVENTS) stream.off(event, alive);
+  }
 }
 
 /** The promise's value, or false when it takes longer than `ms`. */
