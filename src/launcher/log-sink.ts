@@ -13,8 +13,7 @@
  *   and a line saying so is written where they would have been.
  * - A stream's errors (EPIPE, disk full) never crash the process; they are reported once.
  */
-import { createWriteStream } from 'node:fs';
-import { mkdir, open } from 'node:fs/promises';
+import { closeSync, constants, createWriteStream, fstatSync, openSync } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -22,6 +21,7 @@ import type { Writable } from 'node:stream';
 import { createStream } from 'rotating-file-stream';
 import type { Generator } from 'rotating-file-stream';
 import { AppError } from '../shared/errors.ts';
+import { errnoCode, FileProblem, kindOf, osReason, prepareFileTarget } from '../shared/files.ts';
 import { LineSplitter } from './line-splitter.ts';
 
 export interface LogSinkOptions {
@@ -368,7 +368,7 @@ class Sink implements LogSink {
     try {
       try {
         // Before closing the working stream: if the path cannot be opened now, keep writing to it.
-        await probeFile(this.path);
+        probeFile(this.path, this.options.rotate);
       } catch (error) {
         // A working stream stays; the caller hears why. A broken one has no caller to tell.
         if (this.broken) {
@@ -440,7 +440,7 @@ class Sink implements LogSink {
   private async openFile(): Promise<Writable> {
     const file = this.path;
     if (file === null) throw new Error('log sink: no file to open');
-    await probeFile(file);
+    probeFile(file, this.options.rotate);
     const stream: Writable =
       this.options.rotate === 'external'
         ? createWriteStream(file, { flags: 'a', mode: 0o644 })
@@ -460,12 +460,23 @@ class Sink implements LogSink {
 
 // --- files --------------------------------------------------------------------------------------
 
-/** Creates the directory and opens the file for appending once, so a bad path fails with the real reason. */
-async function probeFile(file: string): Promise<void> {
+/**
+ * Creates the directory and opens the file for appending once, so a bad path fails at once with
+ * the real reason (files.ts: FIFOs, pseudo-filesystems, dangling links) rather than in the stream.
+ */
+function probeFile(file: string, rotate: LogSinkOptions['rotate']): void {
+  // A device (/dev/null, a terminal) cannot be rotated by renaming; logrotate's mode leaves it alone.
+  const target = { what: 'log file', followSymlink: true, allowCharDevice: rotate === 'external' };
   try {
-    await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
-    const handle = await open(file, 'a', 0o644);
-    await handle.close();
+    prepareFileTarget(file, target);
+    // O_NONBLOCK: a FIFO with no reader answers ENXIO instead of blocking the open for ever.
+    const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK, 0o644);
+    try {
+      const stats = fstatSync(fd);
+      if (!stats.isFile() && !(target.allowCharDevice && stats.isCharacterDevice())) throw new FileProblem(`log file ${file} is ${kindOf(stats)}, not a regular file`);
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
     throw logFileError(file, error);
   }
@@ -473,19 +484,8 @@ async function probeFile(file: string): Promise<void> {
 
 function logFileError(file: string, error: unknown): AppError {
   if (error instanceof AppError) return error;
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  const reasons: Record<string, string> = {
-    EACCES: 'permission denied',
-    EPERM: 'permission denied',
-    ENOTDIR: 'a part of the path is not a directory',
-    EISDIR: 'it is a directory',
-    EROFS: 'the file system is read-only',
-    ENOSPC: 'no space left on the device',
-    ELOOP: 'too many symbolic links in the path',
-    ABORT_ERR: 'opening it timed out',
-  };
-  const reason = (code !== undefined ? reasons[code] : undefined) ?? (error instanceof Error ? error.message : String(error));
-  return new AppError('E_LOG_DIR', `cannot write log file ${file}: ${reason}`, {
+  const message = error instanceof FileProblem ? error.message : `cannot write log file ${file}: ${errnoCode(error) === 'ABORT_ERR' ? 'opening it timed out' : osReason(error)}`;
+  return new AppError('E_LOG_DIR', message, {
     details: ['choose a writable log file path, or fix the permissions of its directory'],
     cause: error,
   });

@@ -1,8 +1,8 @@
-import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import { AppError } from '../shared/errors.ts';
+import { errnoCode, osReason, prepareFileTarget } from '../shared/files.ts';
 
 /** The lock on the PID file. The lock lives exactly as long as the fd, so the fd stays open for the process's life. */
 export interface PidFileLock {
@@ -141,38 +141,17 @@ class HeldPidFile implements PidFileLock {
 }
 
 function ensureParentDirectory(path: string): void {
-  const dir = dirname(path);
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    prepareFileTarget(path, { what: 'PID file', followSymlink: false });
   } catch (error) {
-    const code = errnoCode(error);
-    // mkdir -p says EEXIST (or ENOTDIR) when a path component is a file: name that component.
-    const blocker = code === 'EEXIST' || code === 'ENOTDIR' ? nonDirectoryAncestor(dir) : null;
-    const reason = blocker === null ? osReason(error) : `not a directory: ${blocker} exists and is not a directory`;
-    throw new AppError('E_PID_FILE', `cannot create PID file directory ${dir}: ${reason}`, { cause: error });
+    throw new AppError('E_PID_FILE', osReason(error), { cause: error });
   }
-}
-
-/** The first existing component of `dir` (from the root down) that is not a directory. */
-function nonDirectoryAncestor(dir: string): string | null {
-  const parts: string[] = [];
-  for (let current = dir; ; current = dirname(current)) {
-    parts.unshift(current);
-    if (dirname(current) === current) break;
-  }
-  for (const part of parts) {
-    try {
-      if (!statSync(part).isDirectory()) return part;
-    } catch {
-      return null;
-    }
-  }
-  return null;
 }
 
 function openPidFile(path: string): number {
   try {
-    return openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o644);
+    // O_NONBLOCK: a FIFO put at the path between the check and the open must not block the start.
+    return openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK, 0o644);
   } catch (error) {
     const code = errnoCode(error);
     if (code === 'ELOOP') throw new AppError('E_PID_FILE', `PID file path is a symlink; refusing to follow it: ${path}`, { cause: error });
@@ -237,16 +216,4 @@ function closeQuietly(fd: number): void {
   } catch {
     // Already closed or never valid: nothing left to release.
   }
-}
-
-function errnoCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
-}
-
-/** "permission denied" from Node's "EACCES: permission denied, mkdir '/x'": the OS reason without the noise. */
-function osReason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  // fs-ext words it "EAGAIN, Resource temporarily unavailable".
-  const match = /^[A-Z0-9_]+[:,] ([^,]+)/.exec(message);
-  return match?.[1] ?? errnoCode(error) ?? message;
 }

@@ -4,7 +4,8 @@
  * are debounced and compared by content hash, so a touch or a burst of writes is one reload, or none.
  */
 import { createHash } from 'node:crypto';
-import { watch, readFileSync, type FSWatcher } from 'node:fs';
+import { watch, type FSWatcher } from 'node:fs';
+import { readRegularFile } from '../shared/files.ts';
 import { basename, dirname } from 'node:path';
 
 const DEBOUNCE_MS = 150;
@@ -41,7 +42,7 @@ export class ConfigWatcher {
   #check(): void {
     let hash: string;
     try {
-      hash = createHash('sha256').update(readFileSync(this.path)).digest('hex');
+      hash = createHash('sha256').update(readRegularFile(this.path, 'config file')).digest('hex');
     } catch {
       // Mid-replace, or deleted: the reload would only report the missing file; wait for the next event.
       return;

@@ -4,9 +4,8 @@
  * every process a test started, even when an assertion fails (register with `t.after`).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -425,21 +424,12 @@ export function assertCut(result: { complete: boolean; body: string }, lastChunk
 }
 
 /**
- * A FIFO to use as a `${file:…}` secret: whoever loads the config blocks on it until `feed`
- * writes a value (once per reader), like a secret on a hung mount. Feed the launcher, and the
- * server it forks then hangs in its start, deterministically.
+ * The environment for a server that hangs in its start, as one whose secret sits on a hung mount
+ * would: a preload blocks the server's main thread for good before the gateway loads (the CLI and
+ * the launcher, which load the same preload, go on). Only the launcher's deadline or a stop ends it.
  */
-export function fifoSecret(t: TestContext, dir: string, name = 'secret.fifo'): { path: string; feed(value: string): Promise<void> } {
-  const path = join(dir, name);
-  const made = spawnSync('mkfifo', [path]);
-  if (made.status !== 0) throw new Error(`mkfifo ${path}: ${made.stderr.toString()}`);
-  // A writer still waiting for a reader (the test failed early) must not keep the test process alive.
-  t.after(() => {
-    try {
-      closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
-    } catch {
-      // already removed with the temp dir
-    }
-  });
-  return { path, feed: (value) => writeFile(path, `${value}\n`) };
+export function hangingServerEnv(dir: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const preload = join(dir, 'hang-server.cjs');
+  writeFileSync(preload, "if ((process.argv[1] || '').endsWith('server.js')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);\n");
+  return { ...env, NODE_OPTIONS: `--require ${preload}` };
 }

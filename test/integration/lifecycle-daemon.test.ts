@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { assertCut, chatStream, defaultYaml, fifoSecret, gatedUpstream, get, instance, openStream, isAlive, killOnExit, processesMentioning, runCli, serverPidOf, startDaemon, waitUntil, type CommandResult, type Instance } from '../helpers/cli.ts';
+import { assertCut, chatStream, defaultYaml, hangingServerEnv, gatedUpstream, get, instance, openStream, isAlive, killOnExit, processesMentioning, runCli, serverPidOf, startDaemon, waitUntil, type CommandResult, type Instance } from '../helpers/cli.ts';
 
 /** What a failed start must leave: no PID file, no control socket, no process of this instance. */
 function assertNothingLeft(inst: Instance, result: CommandResult): void {
@@ -123,7 +123,7 @@ test('run -d with an unusable log directory (a file in the path) says so and lea
   const logFile = join(inst.dir, 'not-a-dir', 'ai-proxy.log');
   const result = await runCli(['run', '-d', '-c', inst.config, '--pid-file', inst.pidFile, '--log-file', logFile], { env: inst.env });
   assert.equal(result.code, 1);
-  assert.ok(result.stderr.includes(`cannot write log file ${logFile}`), result.stderr);
+  assert.ok(result.stderr.includes(`cannot create log file directory ${join(inst.dir, 'not-a-dir')}: ${join(inst.dir, 'not-a-dir')} is a regular file, not a directory`), result.stderr);
   assertNothingLeft(inst, result);
 });
 
@@ -144,13 +144,8 @@ test('run -d when the server crashes during start: the reason, the crash output 
 
 test('run -d --startup-timeout bounds the start: a server that never serves is killed and nothing is left', async (t) => {
   const inst = instance(t);
-  const secret = fifoSecret(t, inst.dir);
-  writeFileSync(inst.config, defaultYaml(`admin:\n  key: \${file:${secret.path}}\n`));
   const started = Date.now();
-  const run = runCli(['run', '-d', '--startup-timeout', '1s', ...inst.flags], { env: inst.env });
-  // The launcher reads the secret once; the server then blocks on it and never serves.
-  await secret.feed('admin-key-0123456789');
-  const result = await run;
+  const result = await runCli(['run', '-d', '--startup-timeout', '1s', ...inst.flags], { env: hangingServerEnv(inst.dir, inst.env) });
   const elapsed = Date.now() - started;
   assert.equal(result.code, 1);
   assert.ok(result.stderr.includes('failed to start: the server did not become ready within 1s (--startup-timeout); it was killed'), result.stderr);
@@ -232,10 +227,7 @@ test('run -d takes over a stale PID file whose directory already exists', async 
 
 test('ai-proxy stop while run -d is still starting: the start is abandoned at once, stop exits 0, run -d says why', async (t) => {
   const inst = instance(t);
-  const secret = fifoSecret(t, inst.dir);
-  writeFileSync(inst.config, defaultYaml(`admin:\n  key: \${file:${secret.path}}\n`));
-  const run = runCli(['run', '-d', ...inst.flags], { env: inst.env });
-  await secret.feed('admin-key-0123456789');
+  const run = runCli(['run', '-d', ...inst.flags], { env: hangingServerEnv(inst.dir, inst.env) });
   // The server is forked and hangs in its start; the control socket answers.
   const launcher = await waitUntil('the launcher wrote its PID file', () => (existsSync(inst.pidFile) ? Number(readFileSync(inst.pidFile, 'utf8')) || undefined : undefined));
   const server = await serverPidOf(launcher);

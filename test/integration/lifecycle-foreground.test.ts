@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
-import { Foreground, assertCut, chatStream, connectRefused, defaultYaml, fifoSecret, gatedUpstream, get, instance, isAlive, killOnExit, openStream, post, processGroupOf, serverPidOf, waitUntil } from '../helpers/cli.ts';
+import { Foreground, assertCut, chatStream, connectRefused, defaultYaml, hangingServerEnv, gatedUpstream, get, instance, isAlive, killOnExit, openStream, post, processGroupOf, serverPidOf, waitUntil } from '../helpers/cli.ts';
 
 const INSPECTOR_PORT = 9229;
 
@@ -156,11 +156,9 @@ test('kill -9 of the server: the launcher logs the crash with the signal, remove
 
 test('Ctrl-C while the server is still starting stops at once: nothing to drain, exit 0, nothing left', async (t) => {
   const inst = instance(t);
-  const secret = fifoSecret(t, inst.dir);
-  // The server hangs in its start (its secret never comes); only the startup deadline would end it.
-  writeFileSync(inst.config, defaultYaml(`startup-timeout: 60s\nadmin:\n  key: \${file:${secret.path}}\n`));
-  const fg = new Foreground(t, ['-c', inst.config, '--pid-file', inst.pidFile], inst.env);
-  await secret.feed('admin-key-0123456789');
+  // The server hangs in its start; only the startup deadline would end it.
+  writeFileSync(inst.config, defaultYaml('startup-timeout: 60s\n'));
+  const fg = new Foreground(t, ['-c', inst.config, '--pid-file', inst.pidFile], hangingServerEnv(inst.dir, inst.env));
   const server = await serverPidOf(fg.child.pid as number);
   killOnExit(t, server);
   const started = Date.now();

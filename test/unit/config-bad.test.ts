@@ -61,8 +61,8 @@ const corpus: Record<string, Expected> = {
   '25-unknown-key-no-suggestion.yaml': { code: 'E_CONFIG_INVALID', says: 'unknown key "frobnicate"; allowed here: listen, allow-unauthenticated,', at: '1:1' },
   '26-env-var-missing.yaml': { code: 'E_CONFIG_INVALID', says: 'providers[0].api-keys[1]: environment variable AI_PROXY_TEST_MISSING_VAR is not set', at: '4:35' },
   '27-env-var-empty.yaml': { code: 'E_CONFIG_INVALID', says: 'admin.key: environment variable AI_PROXY_TEST_EMPTY_VAR is empty', at: '2:8' },
-  '28-secret-file-missing.yaml': { code: 'E_CONFIG_INVALID', says: 'admin.key: cannot read secret file /nonexistent/ai-proxy/admin-key: no such file (ENOENT)', at: '2:8' },
-  '29-secret-file-relative-missing.yaml': { code: 'E_CONFIG_INVALID', says: 'configs/secrets/no-such-file.txt: no such file (ENOENT)', at: '2:9' },
+  '28-secret-file-missing.yaml': { code: 'E_CONFIG_INVALID', says: 'admin.key: cannot read secret file /nonexistent/ai-proxy/admin-key: no such file or directory (ENOENT)', at: '2:8' },
+  '29-secret-file-relative-missing.yaml': { code: 'E_CONFIG_INVALID', says: 'configs/secrets/no-such-file.txt: no such file or directory (ENOENT)', at: '2:9' },
   '30-secret-file-empty.yaml': { code: 'E_CONFIG_INVALID', says: 'configs/secrets/empty.txt is empty', at: '2:8' },
   '31-interpolation-unterminated.yaml': { code: 'E_CONFIG_INVALID', says: 'admin.key: unterminated "${"', at: '2:15' },
   '32-interpolation-bad-name.yaml': { code: 'E_CONFIG_INVALID', says: 'admin.key: "${1PASSWORD}" is not a valid reference', at: '2:8' },
@@ -149,7 +149,7 @@ describe('unreadable and missing files', () => {
   test('a directory given as the config file is E_CONFIG_READ', () => {
     const error = failure(() => loadConfig({ path: dir, env: {} }));
     assert.equal(error.code, 'E_CONFIG_READ');
-    assert.match(error.message, /it is a directory/);
+    assert.match(error.message, /is a directory, not a regular file/);
   });
 
   test('a path below a regular file is E_CONFIG_READ (ENOTDIR)', () => {

@@ -225,14 +225,14 @@ describe('log sink', () => {
       await assert.rejects(openLogSink(options(under, { rotate })), (error: unknown) => {
         assert.ok(error instanceof AppError);
         assert.equal(error.code, 'E_LOG_DIR');
-        assert.equal(error.message, `cannot write log file ${under}: a part of the path is not a directory`);
+        assert.equal(error.message, `cannot create log file directory ${join(dir, 'plain-file', 'logs')}: ${join(dir, 'plain-file')} is a regular file, not a directory`);
         return true;
       });
     }
     mkdirSync(join(dir, 'a-directory'));
     await assert.rejects(openLogSink(options(join(dir, 'a-directory'))), {
       code: 'E_LOG_DIR',
-      message: `cannot write log file ${join(dir, 'a-directory')}: it is a directory`,
+      message: `log file ${join(dir, 'a-directory')} is a directory, not a regular file`,
     });
   });
 

@@ -210,7 +210,7 @@ describe('pid-file', () => {
     const path = join(dir, 'link.pid');
     writeFileSync(target, 'precious\n');
     symlinkSync(target, path);
-    assertAppError(() => acquirePidFile(path), 'E_PID_FILE', /PID file path is a symlink; refusing to follow it/);
+    assertAppError(() => acquirePidFile(path), 'E_PID_FILE', /PID file .*link\.pid is a symbolic link; refusing to follow it/);
     assert.equal(readFileSync(target, 'utf8'), 'precious\n');
     assert.ok(lstatSync(path).isSymbolicLink());
     assert.deepEqual(readPidFile(path), { pid: null, reason: 'invalid' });
@@ -232,7 +232,7 @@ describe('pid-file', () => {
     const file = join(dir, 'plain-file');
     writeFileSync(file, '');
     const path = join(file, 'sub', 'ai-proxy.pid');
-    assertAppError(() => acquirePidFile(path), 'E_PID_FILE', new RegExp(`cannot create PID file directory ${file}/sub: not a directory`));
+    assertAppError(() => acquirePidFile(path), 'E_PID_FILE', new RegExp(`cannot create PID file directory ${file}/sub: ${file} is a regular file, not a directory`));
   });
 
   it('explains a directory it may not write to', { skip: process.getuid?.() === 0 ? 'root bypasses directory permissions' : false }, () => {

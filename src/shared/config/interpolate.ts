@@ -6,7 +6,7 @@
  * Nothing here ever puts a resolved value into a message: errors name the variable or the file,
  * which are not secret, and the caller adds the position.
  */
-import { readFileSync } from 'node:fs';
+import { FileProblem, osReason, readRegularFile } from '../files.ts';
 import { resolve } from 'node:path';
 import { acceptedKinds, childSchema, defOf, unwrap, type PathSegment, type Schema } from './introspect.ts';
 
@@ -20,22 +20,14 @@ export type Interpolated = { ok: true; value: string; changed: boolean } | { ok:
 
 const variableName = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-const readErrors: Record<string, string> = {
-  ENOENT: 'no such file',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'it is a directory',
-  ENOTDIR: 'a parent is not a directory',
-};
 
 function readSecretFile(path: string, ctx: InterpolationContext): { ok: true; value: string } | { ok: false; message: string } {
   const full = resolve(ctx.baseDir, path);
   let text: string;
   try {
-    text = readFileSync(full, 'utf8');
+    text = readRegularFile(full, 'secret file').toString('utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
-    return { ok: false, message: `cannot read secret file ${full}: ${readErrors[code] ?? code} (${code})` };
+    return { ok: false, message: error instanceof FileProblem ? error.message : `cannot read secret file ${full}: ${osReason(error)}` };
   }
   // Files written by `echo` or editors end in a newline that is not part of the key.
   const value = text.replace(/(\r?\n)+$/, '');

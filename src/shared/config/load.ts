@@ -9,10 +9,10 @@
  * naming `file:line:col key.path` (or the flag or variable an override came from).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, isAlias, parseDocument, visit, type Document } from 'yaml';
 import { AppError } from '../errors.ts';
+import { errnoCode, FileProblem, osReason, readRegularFile } from '../files.ts';
 import type { PidFileChoice } from '../paths.ts';
 import { camelize } from './camelize.ts';
 import { EMBEDDED_DEFAULT_LABEL, embeddedDefaultYaml } from './embedded-default.ts';
@@ -41,24 +41,16 @@ export interface LoadedConfig {
   pidFile: PidFileChoice;
 }
 
-const readErrors: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  EISDIR: 'it is a directory, not a file',
-  ENOTDIR: 'a component of the path is not a directory',
-  ELOOP: 'too many symbolic links',
-};
-
 function readConfigFile(path: string, source: ConfigPathSource): Buffer {
   try {
-    return readFileSync(path);
+    return readRegularFile(path, 'config file');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'error';
     const from = source === '-c' ? '' : source === 'AI_PROXY_CONFIG' ? ' (from AI_PROXY_CONFIG)' : '';
-    if (code === 'ENOENT') {
+    if (error instanceof FileProblem) throw new AppError('E_CONFIG_READ', `${error.message}${from}`, { cause: error });
+    if (errnoCode(error) === 'ENOENT') {
       throw new AppError('E_CONFIG_NOT_FOUND', `config file ${path}${from} not found: create it, or omit -c/AI_PROXY_CONFIG to use the default location`, { cause: error });
     }
-    throw new AppError('E_CONFIG_READ', `cannot read config file ${path}${from}: ${readErrors[code] ?? code} (${code})`, { cause: error });
+    throw new AppError('E_CONFIG_READ', `cannot read config file ${path}${from}: ${osReason(error)}`, { cause: error });
   }
 }
 

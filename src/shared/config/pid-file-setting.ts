@@ -9,8 +9,8 @@
  * work in a shell that lacks the secrets' variables, and against a file broken since the start.
  * So they read the one key here, with the loader's own YAML options and `${…}` expansion.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { readRegularFile } from '../files.ts';
 import { defaultPidFile, type PidFileChoice } from '../paths.ts';
 import { collectOverrides, type AppliedOverride, type Overrides } from './overrides.ts';
 import { resolveConfigPath } from './path.ts';
@@ -40,7 +40,7 @@ export function choosePidFile(override: AppliedOverride | undefined, fileValue: 
 export async function pidFileInFile(path: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path, 'config file').toString('utf8');
   } catch {
     return undefined;
   }
