@@ -36,6 +36,12 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
     else if (event.type === 'stopped') log.info(event.forced ? 'stopped (forced: in-flight requests were cut at the deadline)' : 'stopped');
     else if (event.type === 'draining' && event.inFlight > 0) log.info(`draining: ${event.inFlight} requests in flight`);
   });
+  // The file is watched before the launcher hears 'ready', so an edit made as soon as `run`
+  // reports serving is seen. Started after the ready report, it came 20-30 ms late on Node 24,
+  // whose import() loads and links the pipeline's whole module graph before it returns.
+  lifecycle.observe((event) => {
+    if (event.type === 'ready') watchConfig(gateway, lifecycle);
+  });
   lifecycle.observe((event) => {
     const message = toMessage(event);
     if (message === null) return;
@@ -94,14 +100,16 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
     return;
   }
   void loadPipeline();
+}
+
+/** Always watching, acting only while the config in force says so: a reload may turn watch-config on or off. */
+function watchConfig(gateway: Gateway, lifecycle: Lifecycle): void {
   const path = gateway.snapshot?.path ?? null;
-  if (path !== null) {
-    // Always watching, acting only while the config in force says so: a reload may turn watch-config on or off.
-    const onChange = (): void => {
-      if (gateway.snapshot?.config.watchConfig === true) void lifecycle.reload('watch');
-    };
-    new ConfigWatcher(path, () => gateway.snapshot?.fileHash ?? null, onChange, (message) => gateway.logger.warn(message)).start();
-  }
+  if (path === null) return;
+  const onChange = (): void => {
+    if (gateway.snapshot?.config.watchConfig === true) void lifecycle.reload('watch');
+  };
+  new ConfigWatcher(path, () => gateway.snapshot?.fileHash ?? null, onChange, (message) => gateway.logger.warn(message)).start();
 }
 
 function toMessage(event: LifecycleEvent): ServerMessage | null {

@@ -221,8 +221,17 @@ class Relay implements BodySink {
 
   /** Ends the client's response after a failure: cleanly, or cut short (the error event is flushed first). */
   #endFailed(): void {
-    if (this.options.cutOnFailure === true && this.res.socket !== null) this.res.socket.end();
-    else this.res.end();
+    const socket = this.res.socket;
+    if (this.options.cutOnFailure !== true || socket === null) {
+      this.res.end();
+      return;
+    }
+    // The socket is ended only once all that was written to the response has gone out. The
+    // response may still hold it: Node 24 keeps a tick's chunked writes in the response itself
+    // (it corks the message, not just the socket, and frames the chunks on the next tick), so
+    // ending the socket at once would send the FIN before the error event just written. An
+    // empty write adds no chunk, and its callback runs after everything written before it.
+    this.res.write('', () => socket.end());
   }
 
   /**
