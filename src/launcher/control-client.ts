@@ -13,7 +13,44 @@ export interface ControlCallOptions {
   done?: (response: ControlResponse) => boolean;
 }
 
-/** Resolves with the last answer; rejects with E_CONTROL when nobody answers on the socket. */
+/** A launcher's answers are small; a longer line is not one of them. */
+const MAX_LINE = 1024 * 1024;
+
+/** The answer on one line, or null when it is not one: another program may hold the socket path, or a launcher may be broken. */
+function parseResponse(line: string): ControlResponse | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const fields = value as Record<string, unknown>;
+  if (typeof fields.id !== 'number' || typeof fields.type !== 'string') return null;
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+  // The fields each command reads: an answer without them would crash it further on.
+  switch (fields.type) {
+    case 'status':
+      return isObject(fields.status) ? (value as ControlResponse) : null;
+    case 'reloaded':
+      return isObject(fields.verdict) && typeof fields.verdict.ok === 'boolean' && typeof fields.verdict.generation === 'number' ? (value as ControlResponse) : null;
+    case 'stopped':
+      return typeof fields.forced === 'boolean' ? (value as ControlResponse) : null;
+    case 'error':
+      return isObject(fields.error) && typeof fields.error.message === 'string' ? (value as ControlResponse) : null;
+    default:
+      // stopping, or a type from a newer launcher: the command decides what it expects.
+      return value as ControlResponse;
+  }
+}
+
+/** At most 80 characters of what came, control characters escaped, for the error message. */
+function printable(line: string): string {
+  const shown = JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line);
+  return shown;
+}
+
+/** Resolves with the last answer; rejects with E_CONTROL when nobody answers on the socket, or answers nonsense. */
 export function callControl(path: string, body: RequestBody, options: ControlCallOptions): Promise<ControlResponse> {
   const id = 1;
   return new Promise((resolve, reject) => {
@@ -40,10 +77,13 @@ export function callControl(path: string, body: RequestBody, options: ControlCal
     socket.on('close', () => finish(new AppError('E_CONTROL', `the control socket ${path} closed before answering`)));
     socket.on('data', (chunk: string) => {
       buffered += chunk;
+      if (buffered.length > MAX_LINE) return finish(new AppError('E_CONTROL', `the control socket ${path} sent more than ${MAX_LINE} bytes without a line end; it is not an ai-proxy launcher`));
       let newline: number;
       while ((newline = buffered.indexOf('\n')) !== -1) {
-        const response = JSON.parse(buffered.slice(0, newline)) as ControlResponse;
+        const line = buffered.slice(0, newline);
         buffered = buffered.slice(newline + 1);
+        const response = parseResponse(line);
+        if (response === null) return finish(new AppError('E_CONTROL', `the control socket ${path} answered something that is not a control response: ${printable(line)}`));
         if (firstTimer !== null) {
           clearTimeout(firstTimer);
           firstTimer = null;

@@ -4,7 +4,7 @@
  * the same id. `stop` answers twice: `stopping` at once, `stopped` when the server is gone.
  */
 import type { ErrorReport } from '../shared/errors.ts';
-import type { ConfigInfo, ListenInfo, ReloadVerdict } from '../shared/ipc.ts';
+import type { ConfigInfo, ListenInfo, ReloadVerdict, ServerInfo } from '../shared/ipc.ts';
 
 export type ControlRequest =
   | { id: number; cmd: 'status' }
@@ -14,6 +14,8 @@ export type ControlRequest =
 export interface StatusInfo {
   pid: number;
   serverPid: number | null;
+  /** Every server child, the serving one first. */
+  servers: ServerInfo[];
   version: string;
   startedAt: string;
   uptimeSeconds: number;

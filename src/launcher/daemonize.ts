@@ -6,13 +6,13 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ErrorReport } from '../shared/errors.ts';
-import type { DaemonReport } from '../shared/ipc.ts';
+import type { DaemonReport, ReadyReport } from '../shared/ipc.ts';
 import type { Reporter, RunOptions } from './supervisor.ts';
 
 /** Marks the detached launcher's command line, so that `ps` (and tests) can tell it apart. */
 export const DAEMON_LABEL = '__launcher';
 
-export type DaemonOutcome = { ok: true; pid: number; url: string; pidFile: string; logFile: string | null } | { ok: false; error: ErrorReport };
+export type DaemonOutcome = ({ ok: true } & ReadyReport) | { ok: false; error: ErrorReport };
 
 /** Beyond the launcher's own startup deadline: time for it to kill the server, clean up and report. */
 const REPORT_GRACE_MS = 5_000;
@@ -66,7 +66,8 @@ export function startDaemon(options: RunOptions, prepareMs: number): Promise<Dae
         const waitMs = message.deadlineMs + REPORT_GRACE_MS;
         timer = setTimeout(() => giveUp(waitMs), waitMs);
       } else if (message.t === 'ready') {
-        settle({ ok: true, pid: message.pid, url: message.url, pidFile: message.pidFile, logFile: message.logFile });
+        const { t: _t, ...ready } = message;
+        settle({ ok: true, ...ready });
       } else {
         // It cleaned up before reporting and exits now: return once it has, so that nothing is left.
         failure = message.error;

@@ -5,7 +5,7 @@
  */
 import { describeReport, toErrorReport, type ErrorReport } from '../shared/errors.ts';
 import { ExitCode } from '../shared/exit-codes.ts';
-import { launcherSettings, type LauncherSettings, type ReloadSource, type ReloadVerdict, type ServerMessage } from '../shared/ipc.ts';
+import { launcherSettings, type LauncherSettings, type ReadyReport, type ReloadSource, type ReloadVerdict, type ServerInfo, type ServerMessage } from '../shared/ipc.ts';
 import { createLogger, type AppLogger } from '../shared/logger.ts';
 import { controlSocketPath, defaultLogFile, underSystemd } from '../shared/paths.ts';
 import { routeSignals, type HandledSignal } from '../shared/signals.ts';
@@ -38,7 +38,7 @@ export interface RunOptions {
 export type Reporter = {
   /** The config is loaded and the PID file held: the server is forked now and has `deadlineMs` to serve. */
   starting?(deadlineMs: number): void;
-  ready(info: { pid: number; url: string; pidFile: string; logFile: string | null }): void;
+  ready(info: ReadyReport): void;
   failed(error: ErrorReport): void;
 };
 
@@ -181,7 +181,7 @@ export class Supervisor {
             void (this.#sink as LogSink).drained(READY_FLUSH_MS).then(() => {
               if (this.#serverGone) return;
               this.#reported = true;
-              this.reporter.ready({ pid: process.pid, url: message.listen.url, pidFile, logFile: this.#sink?.path ?? null });
+              this.reporter.ready({ pid: process.pid, url: message.listen.url, pidFile, logFile: this.#sink?.path ?? null, servers: this.#servers() });
             });
           } else if (message.t === 'fatal') {
             settle({ ok: false, error: message.error });
@@ -297,10 +297,17 @@ export class Supervisor {
     }
   }
 
+  #servers(): ServerInfo[] {
+    if (this.#server === null) return [];
+    const config = this.#status.config;
+    return [{ pid: this.#server.pid, version: version(), phase: this.#state === 'starting' ? 'starting' : 'serving', generation: config?.generation ?? null, hash: config?.hash ?? null }];
+  }
+
   #statusInfo(): StatusInfo {
     return {
       pid: process.pid,
       serverPid: this.#server?.pid ?? null,
+      servers: this.#servers(),
       version: version(),
       startedAt: this.#startedAt.toISOString(),
       uptimeSeconds: Math.round((Date.now() - this.#startedAt.getTime()) / 1000),

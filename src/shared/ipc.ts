@@ -64,7 +64,21 @@ export type LauncherMessage =
   | { t: 'force' }
   | { t: 'ping'; id: number };
 
-export type DaemonReport =
-  | { t: 'starting'; deadlineMs: number }
-  | { t: 'ready'; pid: number; url: string; pidFile: string; logFile: string | null }
-  | { t: 'failed'; error: ErrorReport };
+/** A server child as the launcher reports it (status, run -d): a list, since a restart runs two for a while. */
+export interface ServerInfo {
+  pid: number | null;
+  version: string;
+  phase: 'starting' | 'serving' | 'draining';
+  generation: number | null;
+  hash: string | null;
+}
+
+export interface ReadyReport {
+  pid: number;
+  url: string;
+  pidFile: string;
+  logFile: string | null;
+  servers: ServerInfo[];
+}
+
+export type DaemonReport = { t: 'starting'; deadlineMs: number } | ({ t: 'ready' } & ReadyReport) | { t: 'failed'; error: ErrorReport };

@@ -34,11 +34,11 @@ test('--help lists every command with a one-line description', async () => {
 
 test('<command> --help shows the options and examples', async () => {
   const expectations: Record<string, string[]> = {
-    run: ['--config', '--host', '--port', '--log-level', '--log-file', '--pid-file', '--shutdown-timeout', '--daemon', '--startup-timeout'],
-    stop: ['--timeout', '--pid-file'],
+    run: ['--config', '--host', '--port', '--log-level', '--log-file', '--pid-file', '--shutdown-timeout', '--daemon', '--startup-timeout', '--json'],
+    stop: ['--timeout', '--pid-file', '--json'],
     status: ['--json', '--pid-file'],
-    reload: ['--wait', '--pid-file'],
-    validate: ['--config'],
+    reload: ['--wait', '--pid-file', '--json'],
+    validate: ['--config', '--json'],
   };
   await Promise.all(
     commands.map(async (command) => {
@@ -67,6 +67,8 @@ test('a usage error exits 64 with a message', async () => {
     { args: ['run', '--port', '70000'], message: /--port/ },
     { args: ['stop', '--timeout', 'soon'], message: /--timeout: expected a duration/ },
     { args: ['run', '-d', '--startup-timeout', 'soon'], message: /--startup-timeout: expected a duration/ },
+    // Found while the command runs, not while parsing: still a UsageError, still 64.
+    { args: ['run', '--json'], message: /Usage Error: --json reports the outcome of a start in the background; use it with -d/ },
   ];
   await Promise.all(
     cases.map(async ({ args, message }) => {

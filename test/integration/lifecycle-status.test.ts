@@ -99,7 +99,7 @@ test('status when never started: "not running", exit 3', async (t) => {
   assert.equal(text.stdout, `pid file: ${inst.pidFile} (--pid-file)\nai-proxy is not running\n`);
   const json = await runCli(['status', '--json', '--pid-file', inst.pidFile], { env: inst.env });
   assert.equal(json.code, 3);
-  assert.deepEqual(JSON.parse(json.stdout), { state: 'not-running', pidFile: inst.pidFile, pidFileOrigin: '--pid-file' });
+  assert.deepEqual(JSON.parse(json.stdout), { command: 'status', outcome: 'not-running', exitCode: 3, error: null, state: 'not-running', pidFile: inst.pidFile, pidFileOrigin: '--pid-file' });
 });
 
 test('status when both processes died by kill -9: the PID file is left, "dead", exit 1', async (t) => {
@@ -116,7 +116,7 @@ test('status when both processes died by kill -9: the PID file is left, "dead", 
   assert.match(text.stdout, new RegExp(`not running, but the PID file was left behind by pid ${pid} \\(stale; the next run takes it over\\)`));
   const json = await runCli(['status', '--json', '--pid-file', inst.pidFile], { env: inst.env });
   assert.equal(json.code, 1);
-  assert.deepEqual(JSON.parse(json.stdout), { state: 'dead', pid, pidFile: inst.pidFile, pidFileOrigin: '--pid-file' });
+  assert.deepEqual(JSON.parse(json.stdout), { command: 'status', outcome: 'dead', exitCode: 1, error: null, state: 'dead', pid, pidFile: inst.pidFile, pidFileOrigin: '--pid-file' });
   // stop and reload agree: nothing to talk to.
   assert.equal((await runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env })).code, 3);
   assert.equal((await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env })).code, 3);

@@ -1,11 +1,12 @@
 /** The options of `run`, and how they become config overrides. */
-import { Command, Option } from 'clipanion';
+import { Option } from 'clipanion';
 import * as t from 'typanion';
 import { logLevels, type LogLevel } from '../../shared/log-levels.ts';
 import type { Overrides } from '../../shared/config/load.ts';
+import { AppCommand } from './base.ts';
 
 /** Base of `run`: clipanion reads options from direct fields, so they are declared here once. */
-export abstract class RunOptionsCommand extends Command {
+export abstract class RunOptionsCommand extends AppCommand {
   config = Option.String('-c,--config', { description: 'Config file (default: $AI_PROXY_CONFIG, /etc/ai-proxy/ai-proxy.yaml for root, ~/.config/ai-proxy/ai-proxy.yaml, else the embedded default)' });
   host = Option.String('--host', { description: 'Listen address (overrides listen.host)' });
   port = Option.String('--port', { description: 'Listen port (overrides listen.port; 0 picks a free one)', validator: t.cascade(t.isNumber(), [t.isInteger(), t.isInInclusiveRange(0, 65535)]) });

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
-import { Command, Option } from 'clipanion';
+import { Command, Option, UsageError } from 'clipanion';
 import { describeReport } from '../../shared/errors.ts';
 import { ExitCode } from '../../shared/exit-codes.ts';
-import { parseDuration } from '../../shared/config/units.ts';
+import type { RunOptions } from '../supervisor.ts';
+import { isDuration } from './option-types.ts';
+import { report } from './report.ts';
 import { overridesFrom, RunOptionsCommand } from './run-options.ts';
 
 /** How long the detached launcher may take to load the config and take the PID file; the startup deadline follows. */
@@ -25,19 +27,17 @@ export class RunCommand extends RunOptionsCommand {
       ['Run a config file in the foreground', '$0 run -c /etc/ai-proxy/ai-proxy.yaml'],
       ['Start in the background and wait until it serves', '$0 run -d -c ./ai-proxy.yaml'],
       ['Listen on another port with debug logs', '$0 run --port 9000 --log-level debug'],
+      ['Start in the background and read the outcome from a script', '$0 run -d --json | jq -r .pid'],
     ],
   });
 
   daemon = Option.Boolean('-d,--daemon', false, { description: 'Run in the background; return once the gateway serves' });
-  startupTimeout = Option.String('--startup-timeout', { description: 'How long the gateway may take to serve before the start fails, e.g. 10s (overrides startup-timeout, default 30s)' });
+  startupTimeout = Option.String('--startup-timeout', { description: 'How long the gateway may take to serve before the start fails, e.g. 10s (overrides startup-timeout, default 30s)', validator: isDuration() });
+  json = Option.Boolean('--json', false, { description: 'With -d: print one JSON object (outcome, pid, url, files, servers) instead of text' });
 
-  override async execute(): Promise<number> {
-    const startupTimeoutMs = this.startupTimeout === undefined ? undefined : parseDuration(this.startupTimeout);
-    if (startupTimeoutMs === null) {
-      this.context.stderr.write(`ai-proxy: --startup-timeout: expected a duration such as 30s\n`);
-      return ExitCode.USAGE;
-    }
-    const options = {
+  protected override async run(): Promise<number> {
+    if (this.json && !this.daemon) throw new UsageError('--json reports the outcome of a start in the background; use it with -d');
+    const options: RunOptions = {
       configPath: this.config === undefined ? undefined : resolve(this.config),
       overrides: overridesFrom({
         host: this.host,
@@ -48,7 +48,7 @@ export class RunCommand extends RunOptionsCommand {
         shutdownTimeout: this.shutdownTimeout,
       }),
       daemon: this.daemon,
-      startupTimeoutMs,
+      startupTimeoutMs: this.startupTimeout,
     };
     if (!this.daemon) {
       const { runLauncher } = await import('../run-launcher.ts');
@@ -60,10 +60,14 @@ export class RunCommand extends RunOptionsCommand {
     const { startDaemon } = await import('../daemonize.ts');
     const outcome = await startDaemon(options, PREPARE_TIMEOUT_MS);
     if (!outcome.ok) {
-      this.context.stderr.write(`ai-proxy: failed to start: ${describeReport(outcome.error)}\n`);
-      return ExitCode.FAILURE;
+      return report(this.context, this.json, { command: 'run', outcome: 'failed', exitCode: ExitCode.FAILURE, error: outcome.error }, `ai-proxy: failed to start: ${describeReport(outcome.error)}`);
     }
-    this.context.stdout.write(`ai-proxy started: pid ${outcome.pid}, serving on ${outcome.url}\n  pid file: ${outcome.pidFile}\n  log file: ${outcome.logFile ?? 'stdout'}\n`);
-    return ExitCode.OK;
+    const { ok: _ok, ...started } = outcome;
+    return report(
+      this.context,
+      this.json,
+      { command: 'run', outcome: 'started', exitCode: ExitCode.OK, error: null, ...started },
+      `ai-proxy started: pid ${outcome.pid}, serving on ${outcome.url}\n  pid file: ${outcome.pidFile}\n  log file: ${outcome.logFile ?? 'stdout'}`,
+    );
   }
 }

@@ -1,5 +1,7 @@
 import { Command, Option } from 'clipanion';
+import { AppError, toErrorReport, type ErrorReport } from '../../shared/errors.ts';
 import { ExitCode } from '../../shared/exit-codes.ts';
+import { report } from './report.ts';
 import { callControl } from '../control-client.ts';
 import type { StatusInfo } from '../control-protocol.ts';
 import { locatePidFile } from '../../shared/config/pid-file-setting.ts';
@@ -24,18 +26,18 @@ export class StatusCommand extends InstanceCommand {
 
   json = Option.Boolean('--json', false, { description: 'Print one JSON object' });
 
-  override async execute(): Promise<number> {
+  protected override async run(): Promise<number> {
     const pidFile = await locatePidFile({ flag: this.pidFile, configFlag: this.config });
     const instance = findInstance(pidFile);
-    const print = (code: number, state: string, text: string, status: StatusInfo | null = null, extra: Record<string, unknown> = {}): number => {
-      // `state` is the LSB verdict scripts switch on; the running instance's own state is `phase`.
-      if (this.json) {
-        const { state: phase, ...fields } = status ?? { state: undefined };
-        this.context.stdout.write(JSON.stringify({ state, ...(phase === undefined ? {} : { phase }), ...extra, ...fields, pidFile: pidFile.path, pidFileOrigin: pidFile.origin }) + '\n');
-      } else {
+    const print = (code: ExitCode, state: string, text: string, status: StatusInfo | null = null, extra: Record<string, unknown> = {}, error: ErrorReport | null = null): number => {
+      // `state` (= `outcome`) is the LSB verdict scripts switch on; the running instance's own state is `phase`.
+      // The text goes to stdout whatever the verdict: status reports a state, it does not fail.
+      if (!this.json) {
         this.context.stdout.write(`pid file: ${pidFile.path} (${pidFile.origin})\n${text}\n`);
+        return code;
       }
-      return code;
+      const { state: phase, ...fields } = status ?? { state: undefined };
+      return report(this.context, true, { command: 'status', outcome: state, exitCode: code, error, state, ...(phase === undefined ? {} : { phase }), ...extra, ...fields, pidFile: pidFile.path, pidFileOrigin: pidFile.origin }, '');
     };
     if (instance.state === 'absent') return print(ExitCode.NOT_RUNNING, 'not-running', 'ai-proxy is not running');
     if (instance.state === 'stale') {
@@ -43,10 +45,11 @@ export class StatusCommand extends InstanceCommand {
     }
     try {
       const answer = await callControl(instance.socket, { cmd: 'status' }, { timeoutMs: 3_000 });
-      if (answer.type !== 'status') throw new Error('unexpected answer');
+      if (answer.type !== 'status') throw new AppError('E_CONTROL', `the launcher answered a status request with "${answer.type}"`);
       return print(ExitCode.OK, 'running', describeStatus(answer.status), answer.status);
     } catch (error) {
-      return print(ExitCode.UNKNOWN, 'unknown', `pid ${instance.pid} holds the PID file but does not answer on ${instance.socket}: ${(error as Error).message}`, null, { pid: instance.pid });
+      const why = toErrorReport(error);
+      return print(ExitCode.UNKNOWN, 'unknown', `pid ${instance.pid} holds the PID file but does not answer on ${instance.socket}: ${why.message}`, null, { pid: instance.pid }, why);
     }
   }
 }
