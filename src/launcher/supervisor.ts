@@ -9,7 +9,7 @@ import { launcherSettings, type LauncherSettings, type ReadyReport, type ReloadS
 import { createLogger, type AppLogger } from '../shared/logger.ts';
 import { controlSocketPath, defaultLogFile, underSystemd } from '../shared/paths.ts';
 import { routeSignals, type HandledSignal } from '../shared/signals.ts';
-import { version } from '../shared/version.ts';
+import { version } from '../shared/package-files.ts';
 import { loadConfig, type LoadedConfig, type Overrides } from '../shared/config/load.ts';
 import type { ControlRequest, StatusInfo } from './control-protocol.ts';
 import { ControlServer, type Reply } from './control-server.ts';

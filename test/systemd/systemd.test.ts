@@ -1,5 +1,6 @@
 // The shipped unit (etc/systemd/ai-proxy.service) under a real systemd: a Debian bookworm guest
-// booted with systemd-nspawn, with this checkout and the host's node bound in read-only.
+// booted with systemd-nspawn, with the release installed as a user installs it (npm pack, then
+// npm install -g) and the host's node bound in read-only at the paths the shipped unit names.
 //
 //   node --import tsx --test test/systemd/systemd.test.ts
 //
@@ -13,6 +14,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Guest, poll, run } from '../helpers/nspawn.ts';
+import { installRelease, packRelease } from '../helpers/release.ts';
 
 const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 const TREE = process.env.AI_PROXY_TEST_TREE ?? '/var/cache/ai-proxy-test/bookworm-systemd';
@@ -21,7 +23,8 @@ const UNIT = 'ai-proxy.service';
 const UNIT_PATH = `/etc/systemd/system/${UNIT}`;
 const DROP_IN = `/etc/systemd/system/${UNIT}.d/50-test.conf`;
 const CONFIG = '/etc/ai-proxy/ai-proxy.yaml';
-const GUEST_CHECKOUT = '/opt/ai-proxy';
+/** Where the shipped unit expects the package: Debian's nodejs with npm's default global prefix. */
+const GUEST_PACKAGE = '/usr/local/lib/node_modules/ai-proxy';
 const BASE = 'http://127.0.0.1:8317';
 
 // Only what a test needs changed from the shipped unit; see docs/operations-systemd.md.
@@ -76,13 +79,6 @@ async function ensureTree(): Promise<void> {
   process.stderr.write(r.stderr);
   assert.equal(r.code, 0, `build-tree.sh failed (${r.code})`);
   say(`guest tree ready (${Math.round((Date.now() - started) / 1000)} s)`);
-}
-
-async function ensureBuilt(): Promise<void> {
-  if (existsSync(join(CHECKOUT, 'dist/cli.js'))) return;
-  say('dist/ is missing: npm run build');
-  const r = await run(process.execPath, ['scripts/build.mjs'], { timeoutMs: 120_000, cwd: CHECKOUT });
-  assert.equal(r.code, 0, `build failed:\n${r.stdout}${r.stderr}`);
 }
 
 // ---- guest helpers -------------------------------------------------------------------------
@@ -169,15 +165,19 @@ test('the shipped systemd unit works under a real systemd', { timeout: 15 * 60_0
     return;
   }
   await ensureTree();
-  await ensureBuilt();
+  const installed = await installRelease(await packRelease(t));
+  if ('skip' in installed) {
+    t.skip(installed.skip);
+    return;
+  }
 
   const started = Date.now();
   const guest = await Guest.boot({
     tree: TREE,
     machine: `ai-proxy-test-${process.pid}`,
     binds: [
-      { host: realpathSync(process.execPath), guest: '/usr/local/bin/node' },
-      { host: CHECKOUT, guest: GUEST_CHECKOUT },
+      { host: realpathSync(process.execPath), guest: '/usr/bin/node' },
+      { host: installed.root, guest: GUEST_PACKAGE },
     ],
     bootTimeoutMs: 60_000,
     log: say,
@@ -196,10 +196,12 @@ test('the shipped systemd unit works under a real systemd', { timeout: 15 * 60_0
     });
 
   try {
-    // Installed as docs/operations-systemd.md says: the bin symlinked, the unit copied as is.
+    // Installed as docs/operations-systemd.md says: the command linked as npm -g links it, the unit
+    // from \`ai-proxy systemd-unit\`, which for this layout must be the shipped file unchanged.
     const install = await guest.sh(`set -e
-      ln -sf ${GUEST_CHECKOUT}/bin/ai-proxy.js /usr/bin/ai-proxy
-      install -m 0644 ${GUEST_CHECKOUT}/etc/systemd/${UNIT} ${UNIT_PATH}
+      ln -sf ${GUEST_PACKAGE}/bin/ai-proxy.js /usr/local/bin/ai-proxy
+      ai-proxy systemd-unit > ${UNIT_PATH}
+      cmp ${UNIT_PATH} ${GUEST_PACKAGE}/etc/systemd/${UNIT}
       node --version`);
     assert.equal(install.code, 0, `installing in the guest failed (is ${process.execPath} self-contained?): ${install.stderr}`);
 
@@ -247,7 +249,7 @@ test('the shipped systemd unit works under a real systemd', { timeout: 15 * 60_0
       // The main PID is the launcher that systemd started (NotifyAccess=main counts on it).
       const main = (await gatewayProcesses(guest)).find((p) => String(p.pid) === s.MainPID);
       assert.ok(main, `MainPID ${s.MainPID} is not an ai-proxy process`);
-      assert.match(main.args, /ai-proxy run/);
+      assert.match(main.args, new RegExp(`^/usr/bin/node ${GUEST_PACKAGE}/bin/ai-proxy\\.js run$`));
       // Logs go to the journal under systemd.
       const logged = await guest.exec(['journalctl', '--no-pager', '-o', 'cat', '-t', 'ai-proxy']);
       assert.notEqual(logged.stdout.trim(), '', 'the gateway logged nothing to the journal');
