@@ -58,8 +58,13 @@ selected() {
 }
 
 mkdir -p "$agents_dir"
-# Leftovers of interrupted runs (never a finished install: those are renamed out of .tmp-*).
-find "$agents_dir" -maxdepth 2 -name '.tmp-*' -type d -prune -exec rm -rf {} + 2>/dev/null || true
+# Leftovers of interrupted runs (never a finished install: those are renamed out of .tmp-*),
+# unless the run that owns one (its PID ends the name) is still going.
+while IFS= read -r leftover; do
+  owner="${leftover##*-}"
+  if [[ "$owner" =~ ^[0-9]+$ ]] && kill -0 "$owner" 2>/dev/null; then continue; fi
+  rm -rf "$leftover"
+done < <(find "$agents_dir" -maxdepth 2 -name '.tmp-*' -type d 2>/dev/null)
 
 # The program an install's package.json `bin` names, as a path inside the install directory.
 bin_path() { # dir package bin
@@ -77,10 +82,12 @@ run_bin() { # path args...
   local path="$1" home rc=0
   shift
   home="$(mktemp -d)"
+  # Its own TMPDIR too: Codex will not set up its helpers in a CODEX_HOME under the temp dir.
+  mkdir -p "$home/tmp"
   if head -c 4 "$path" | grep -q $'\x7fELF'; then
-    HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_CACHE_HOME="$home/.cache" XDG_DATA_HOME="$home/.local/share" XDG_STATE_HOME="$home/.local/state" "$path" "$@" </dev/null || rc=$?
+    HOME="$home" TMPDIR="$home/tmp" XDG_CONFIG_HOME="$home/.config" XDG_CACHE_HOME="$home/.cache" XDG_DATA_HOME="$home/.local/share" XDG_STATE_HOME="$home/.local/state" "$path" "$@" </dev/null || rc=$?
   else
-    HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_CACHE_HOME="$home/.cache" XDG_DATA_HOME="$home/.local/share" XDG_STATE_HOME="$home/.local/state" "$agent_node" "$path" "$@" </dev/null || rc=$?
+    HOME="$home" TMPDIR="$home/tmp" XDG_CONFIG_HOME="$home/.config" XDG_CACHE_HOME="$home/.cache" XDG_DATA_HOME="$home/.local/share" XDG_STATE_HOME="$home/.local/state" "$agent_node" "$path" "$@" </dev/null || rc=$?
   fi
   rm -rf "$home"
   return "$rc"

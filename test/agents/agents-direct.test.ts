@@ -68,14 +68,16 @@ for (const agent of AGENTS) {
 /**
  * Recording only: what the agents send with other models (a translator must handle every shape).
  * Claude Code: a model it knows as older (no mid-conversation system messages, `thinking.enabled`
- * with a budget) and a non-Claude id; Codex: a model with classic top-level function tools, and
- * the built-in OpenAI provider whose WebSocket attempt the fake refuses with 426; Gemini CLI: a
- * 2.5 model (thinkingBudget) and a 3 model named directly.
+ * with a budget) and a non-Claude id; Codex: a model with classic top-level function tools, an
+ * id it has no metadata for (its fallback shape), and the built-in OpenAI provider whose
+ * WebSocket attempt the fake refuses with 426; Gemini CLI: a 2.5 model (thinkingBudget) and a 3
+ * model named directly.
  */
 const VARIANTS: Array<{ agent: AgentName; model: string; fixture: string; codexProvider?: CodexProvider }> = [
   { agent: 'claude', model: 'claude-haiku-4-5', fixture: 'tool-loop-claude-haiku-4-5' },
   { agent: 'claude', model: 'gpt-4o', fixture: 'tool-loop-gpt-4o' },
   { agent: 'codex', model: 'gpt-5.5', fixture: 'tool-loop-gpt-5.5' },
+  { agent: 'codex', model: 'gpt-5.1-codex', fixture: 'tool-loop-unknown-model-gpt-5.1-codex' },
   { agent: 'codex', model: 'gpt-6.2-sol', fixture: 'tool-loop-openai-provider-ws426', codexProvider: 'openai' },
   { agent: 'gemini', model: 'gemini-2.5-pro', fixture: 'tool-loop-gemini-2.5-pro' },
   { agent: 'gemini', model: 'gemini-3-pro-preview', fixture: 'tool-loop-gemini-3-pro-preview' },
