@@ -338,6 +338,24 @@ describe('gemini fake: the tool loop, read by @google/genai', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+describe('side requests are told from turns and answered so the agent goes on', () => {
+  test('a title, a topic check, a summary (no shell tool offered), a next-speaker check', async (t) => {
+    const up = await fake(t, 'anthropic');
+    const side = async (system: string) => (await post(`${up.url}/v1/messages`, msgs([{ role: 'user', content: 'fix the bug in main.ts' }], { system }))).json;
+    assert.deepEqual((await side('Generate a concise, sentence-case title (3-7 words) for this session.')).content, [{ type: 'text', text: 'Fake session title' }]);
+    assert.deepEqual(JSON.parse(String(((await side('Analyze if this message indicates a new conversation topic. Answer with JSON {isNewTopic, title}.')).content as Json[])[0]?.text)), { isNewTopic: false, title: null });
+    assert.match(String(((await side('Summarize the conversation so far.')).content as Json[])[0]?.text), /^Summary: /);
+    assert.deepEqual(up.requests.map((r) => r.kind), ['side:title', 'side:topic', 'side:summary']);
+    // With the shell tool offered it is a turn, whatever the system prompt says.
+    assert.equal((await post(`${up.url}/v1/messages`, msgs([{ role: 'user', content: 'RUN-IT' }], { system: 'title', tools: [BASH] }))).status, 200);
+    assert.equal(up.requests.at(-1)?.kind, 'tool-call');
+    const gem = await fake(t, 'gemini');
+    const next = await post(url(gem.url, 'gemini-3.5-flash'), gen([gUser('who speaks next?')], { generationConfig: { responseMimeType: 'application/json', responseJsonSchema: { type: 'object', properties: { reasoning: { type: 'string' }, next_speaker: { type: 'string', enum: ['model', 'user'] } } } } }));
+    const text = (((next.json.candidates as Json[])[0]?.content as Json).parts as Json[])[0]?.text;
+    assert.deepEqual(JSON.parse(String(text)), { reasoning: 'fake', next_speaker: 'user' });
+  });
+});
+
 describe('recorder', () => {
   test('keys are redacted, the scheme of Authorization kept, everything else as sent', () => {
     assert.deepEqual(redactHeaders({ authorization: 'Bearer sk-secret', 'x-api-key': 'sk-ant', 'x-goog-api-key': 'AIza', 'user-agent': 'codex_exec/1' }), { authorization: 'Bearer [redacted]', 'x-api-key': '[redacted]', 'x-goog-api-key': '[redacted]', 'user-agent': 'codex_exec/1' });

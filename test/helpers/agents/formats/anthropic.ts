@@ -2,7 +2,7 @@
  * The Anthropic Messages API (api.anthropic.com): POST /v1/messages (streaming or not) and
  * POST /v1/messages/count_tokens, with the rules the real API enforces and its error shape.
  */
-import { asArray, decide, type Rules, isObject, randomId, shellArguments, sseEvent, textIn, type Answer, type FormatSpec, type Json, type Problem, type Route } from './types.ts';
+import { asArray, decide, kindOf, type Rules, isObject, randomId, shellArguments, sseEvent, textIn, type Answer, type FormatSpec, type Json, type Problem, type Route } from './types.ts';
 import type { Script } from '../strict-upstream.ts';
 
 /** The documented pattern of a client tool's name (platform.claude.com, "Define tools"). */
@@ -131,7 +131,8 @@ function conversation(body: Json) {
       lastUserText = content.filter((b) => b.type === 'text').map((b) => String(b.text)).join('\n');
     }
   }
-  return { lastUserText, lastToolResult, hasShellTool: tool !== undefined, schema: outputSchema(body), tool };
+  const instructions = textIn(body.system);
+  return { lastUserText, lastToolResult, hasShellTool: tool !== undefined, schema: outputSchema(body), tool, instructions: instructions === '' ? undefined : instructions };
 }
 
 const HEADERS = { 'request-id': 'req_011FakeStrictAnthropic', 'anthropic-organization-id': 'fake-org' };
@@ -155,7 +156,7 @@ export function answerAnthropic(route: Route, body: Json, script: Script): Answe
   const decision = decide(conv, script);
   const content: Json[] = [];
   const thinking = thinkingBlock(body);
-  if (thinking !== undefined && decision.kind !== 'structured') content.push(thinking);
+  if (thinking !== undefined && decision.kind !== 'structured' && decision.kind !== 'side') content.push(thinking);
   let stopReason = 'end_turn';
   switch (decision.kind) {
     case 'tool-call':
@@ -165,6 +166,7 @@ export function answerAnthropic(route: Route, body: Json, script: Script): Answe
       break;
     case 'tool-result':
     case 'plain':
+    case 'side':
       content.push({ type: 'text', text: decision.text });
       break;
     case 'structured':
@@ -180,7 +182,7 @@ export function answerAnthropic(route: Route, body: Json, script: Script): Answe
       status: 200,
       headers: { 'content-type': 'application/json', ...HEADERS },
       json: { id, type: 'message', role: 'assistant', model, content, stop_reason: stopReason, stop_sequence: null, usage: { ...usage(inputTokens), output_tokens: outputTokens } },
-      kind: decision.kind,
+      kind: kindOf(decision),
       toolResult,
     };
   }
@@ -214,7 +216,7 @@ export function answerAnthropic(route: Route, body: Json, script: Script): Answe
   });
   events.push(sseEvent({ type: 'message_delta', delta: { stop_reason: stopReason, stop_sequence: null }, usage: { input_tokens: inputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: outputTokens } }, 'message_delta'));
   events.push(sseEvent({ type: 'message_stop' }, 'message_stop'));
-  return { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...HEADERS }, events, kind: decision.kind, toolResult };
+  return { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...HEADERS }, events, kind: kindOf(decision), toolResult };
 }
 
 const ERROR_TYPES: Record<number, string> = { 400: 'invalid_request_error', 401: 'authentication_error', 404: 'not_found_error', 405: 'invalid_request_error', 426: 'invalid_request_error', 429: 'rate_limit_error', 500: 'api_error', 529: 'overloaded_error' };

@@ -4,7 +4,7 @@
  * api.openai.com enforces and its error shape. No agent under test speaks it natively; the
  * gateway's translations to it are checked against this fake.
  */
-import { asArray, decide, isObject, randomId, shellArguments, sseEvent, textIn, type Answer, type FormatSpec, type Json, type Problem, type Route } from './types.ts';
+import { asArray, decide, kindOf, isObject, randomId, shellArguments, sseEvent, textIn, type Answer, type FormatSpec, type Json, type Problem, type Route } from './types.ts';
 import { OPENAI_FUNCTION_NAME, OPENAI_FUNCTION_NAME_MAX, openaiErrorBody } from './responses.ts';
 import type { Script } from '../strict-upstream.ts';
 
@@ -84,7 +84,8 @@ function conversation(body: Json) {
   }
   const format = isObject(body.response_format) ? body.response_format : undefined;
   const schema = format?.type === 'json_schema' ? ((isObject(format.json_schema) ? format.json_schema.schema : undefined) ?? {}) : format?.type === 'json_object' ? {} : undefined;
-  return { lastUserText, lastToolResult, hasShellTool: fn !== undefined, schema, fn };
+  const instructions = messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textIn(m.content)).join('\n');
+  return { lastUserText, lastToolResult, hasShellTool: fn !== undefined, schema, fn, instructions: instructions === '' ? undefined : instructions };
 }
 
 export function answerChat(_route: Route, body: Json, script: Script): Answer {
@@ -112,7 +113,7 @@ export function answerChat(_route: Route, body: Json, script: Script): Answer {
   const toolResult = decision.kind === 'tool-result' ? decision.output : undefined;
   const headers = { 'x-request-id': randomId('req_'), 'openai-processing-ms': '9' };
   if (body.stream !== true) {
-    return { status: 200, headers: { 'content-type': 'application/json', ...headers }, json: { id, object: 'chat.completion', created, model, choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], usage, service_tier: 'default', system_fingerprint: 'fp_fakestrict' }, kind: decision.kind, toolResult };
+    return { status: 200, headers: { 'content-type': 'application/json', ...headers }, json: { id, object: 'chat.completion', created, model, choices: [{ index: 0, message, logprobs: null, finish_reason: finish }], usage, service_tier: 'default', system_fingerprint: 'fp_fakestrict' }, kind: kindOf(decision), toolResult };
   }
   const withUsage = isObject(body.stream_options) && body.stream_options.include_usage === true;
   const chunk = (delta: Json, finish_reason: string | null): string =>
@@ -133,7 +134,7 @@ export function answerChat(_route: Route, body: Json, script: Script): Answer {
   events.push(chunk({}, finish));
   if (withUsage) events.push(sseEvent({ id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: 'fp_fakestrict', choices: [], usage }));
   events.push('data: [DONE]\n\n');
-  return { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers }, events, kind: decision.kind, toolResult };
+  return { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers }, events, kind: kindOf(decision), toolResult };
 }
 
 export const chatFormat: FormatSpec = {

@@ -3,7 +3,7 @@
  * :streamGenerateContent?alt=sse (one `data:` event per chunk, finishReason and usage in the
  * last) and :countTokens, with the rules the real API enforces and its google.rpc.Status errors.
  */
-import { asArray, decide, isObject, randomId, shellArguments, sseEvent, textIn, type Answer, type FormatSpec, type Json, type Problem, type Route } from './types.ts';
+import { asArray, decide, kindOf, isObject, randomId, shellArguments, sseEvent, textIn, type Answer, type FormatSpec, type Json, type Problem, type Route } from './types.ts';
 import type { Script } from '../strict-upstream.ts';
 
 /** The documented function-name rule (@google/genai FunctionDeclaration.name). */
@@ -97,7 +97,8 @@ function conversation(body: Json) {
   }
   const config = isObject(body.generationConfig) ? body.generationConfig : {};
   const schema = config.responseMimeType === 'application/json' ? (config.responseJsonSchema ?? config.responseSchema ?? {}) : undefined;
-  return { lastUserText, lastToolResult, hasShellTool: fn !== undefined, schema, fn };
+  const instructions = textIn(isObject(body.systemInstruction) ? body.systemInstruction.parts : body.systemInstruction);
+  return { lastUserText, lastToolResult, hasShellTool: fn !== undefined, schema, fn, instructions: instructions === '' ? undefined : instructions };
 }
 
 export function answerGemini(route: Route, body: Json, script: Script): Answer {
@@ -110,7 +111,7 @@ export function answerGemini(route: Route, body: Json, script: Script): Answer {
   const config = isObject(body.generationConfig) ? body.generationConfig : {};
   const thinking = isObject(config.thinkingConfig) && config.thinkingConfig.includeThoughts === true;
   const parts: Json[] = [];
-  if (thinking && decision.kind !== 'structured') parts.push({ text: '**Considering the request**\n\nI will answer it.', thought: true });
+  if (thinking && decision.kind !== 'structured' && decision.kind !== 'side') parts.push({ text: '**Considering the request**\n\nI will answer it.', thought: true });
   switch (decision.kind) {
     case 'tool-call':
       // The signature rides on the first function call part (Gemini 2.5+ and 3 send one when thinking).
@@ -127,7 +128,7 @@ export function answerGemini(route: Route, body: Json, script: Script): Answer {
   const responseId = randomId('', 22);
   const toolResult = decision.kind === 'tool-result' ? decision.output : undefined;
   const full = { candidates: [{ content: { parts, role: 'model' }, finishReason: 'STOP', index: 0 }], usageMetadata, modelVersion: model, responseId };
-  if (route.endpoint === 'generateContent') return { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8', ...headers }, json: full, kind: decision.kind, toolResult };
+  if (route.endpoint === 'generateContent') return { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8', ...headers }, json: full, kind: kindOf(decision), toolResult };
   // streamGenerateContent: one chunk per part, the finish reason and the whole usage on the last.
   const chunks = parts.map((part, i) => {
     const last = i === parts.length - 1;
@@ -138,8 +139,8 @@ export function answerGemini(route: Route, body: Json, script: Script): Answer {
       responseId,
     };
   });
-  if (!route.stream) return { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8', ...headers }, json: chunks, kind: decision.kind, toolResult };
-  return { status: 200, headers: { 'content-type': 'text/event-stream', 'content-disposition': 'attachment', ...headers }, events: chunks.map((c) => sseEvent(c).replace(/\n\n$/, '\r\n\r\n')), kind: decision.kind, toolResult };
+  if (!route.stream) return { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8', ...headers }, json: chunks, kind: kindOf(decision), toolResult };
+  return { status: 200, headers: { 'content-type': 'text/event-stream', 'content-disposition': 'attachment', ...headers }, events: chunks.map((c) => sseEvent(c).replace(/\n\n$/, '\r\n\r\n')), kind: kindOf(decision), toolResult };
 }
 
 const STATUS: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 426: 'FAILED_PRECONDITION', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };

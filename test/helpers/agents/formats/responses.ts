@@ -8,7 +8,7 @@
  * the freeform `exec` tool of an `additional_tools` input item, which runs JavaScript that calls
  * the nested tools (`await tools.exec_command({cmd})`).
  */
-import { asArray, decide, isObject, randomId, shellArguments, sseEvent, textIn, type Answer, type FormatSpec, type Json, type Problem, type Route } from './types.ts';
+import { asArray, decide, kindOf, isObject, randomId, shellArguments, sseEvent, textIn, type Answer, type FormatSpec, type Json, type Problem, type Route } from './types.ts';
 import type { Script } from '../strict-upstream.ts';
 
 /** OpenAI's function-name rule: a-z, A-Z, 0-9, underscores and dashes, at most 64. */
@@ -166,7 +166,9 @@ function conversation(body: Json) {
   }
   const format = isObject(body.text) && isObject(body.text.format) ? body.text.format : undefined;
   const schema = format?.type === 'json_schema' ? (format.schema ?? {}) : undefined;
-  return { lastUserText, lastToolResult, hasShellTool: shell !== undefined, schema, shell };
+  const system = items.filter((i) => typeOf(i) === 'message' && (i.role === 'system' || i.role === 'developer')).map((i) => textIn(i.content));
+  const instructions = [typeof body.instructions === 'string' ? body.instructions : '', ...system].filter((s) => s !== '').join('\n');
+  return { lastUserText, lastToolResult, hasShellTool: shell !== undefined, schema, shell, instructions: instructions === '' ? undefined : instructions };
 }
 
 /** The JavaScript a code-mode `exec` call runs: the shell command through the nested tool, its output as the result. */
@@ -180,7 +182,7 @@ export function answerResponses(_route: Route, body: Json, script: Script): Answ
   const model = String(body.model);
   const output: Json[] = [];
   // Reasoning comes first, carried back by clients that asked for its encrypted content (Codex does, with store=false).
-  if (isObject(body.reasoning) && asArray(body.include).includes('reasoning.encrypted_content') && decision.kind !== 'structured') {
+  if (isObject(body.reasoning) && asArray(body.include).includes('reasoning.encrypted_content') && decision.kind !== 'structured' && decision.kind !== 'side') {
     output.push({ id: randomId('rs_'), type: 'reasoning', summary: [], encrypted_content: randomId('gAAAAABfake', 120) });
   }
   const message = (text: string): Json => ({ id: randomId('msg_'), type: 'message', status: 'completed', content: [{ type: 'output_text', annotations: [], logprobs: [], text }], role: 'assistant' });
@@ -197,6 +199,7 @@ export function answerResponses(_route: Route, body: Json, script: Script): Answ
     }
     case 'tool-result':
     case 'plain':
+    case 'side':
       output.push(message(decision.text));
       break;
     case 'structured':
@@ -226,7 +229,7 @@ export function answerResponses(_route: Route, body: Json, script: Script): Answ
   const completed = { ...base, status: 'completed', completed_at: created, error: null, incomplete_details: null, output, usage };
   const toolResult = decision.kind === 'tool-result' ? decision.output : undefined;
   const headers = { 'x-request-id': randomId('req_'), 'openai-processing-ms': '12', 'openai-version': '2020-10-01' };
-  if (body.stream !== true) return { status: 200, headers: { 'content-type': 'application/json', ...headers }, json: completed, kind: decision.kind, toolResult };
+  if (body.stream !== true) return { status: 200, headers: { 'content-type': 'application/json', ...headers }, json: completed, kind: kindOf(decision), toolResult };
 
   let seq = 0;
   const events: string[] = [];
@@ -274,7 +277,7 @@ export function answerResponses(_route: Route, body: Json, script: Script): Answ
     }
   });
   emit('response.completed', { response: completed });
-  return { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers }, events, kind: decision.kind, toolResult };
+  return { status: 200, headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers }, events, kind: kindOf(decision), toolResult };
 }
 
 export const openaiErrorBody = (status: number, message: string, param?: string): Json => ({

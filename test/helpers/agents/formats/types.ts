@@ -72,7 +72,8 @@ export type Decision =
   | { kind: 'tool-call'; command: string }
   | { kind: 'tool-result'; output: string; text: string }
   | { kind: 'plain'; text: string }
-  | { kind: 'structured'; value: unknown };
+  | { kind: 'structured'; value: unknown }
+  | { kind: 'side'; what: string; text: string };
 
 /** What a format reads out of a request for the decision. */
 export interface Conversation {
@@ -84,10 +85,26 @@ export interface Conversation {
   hasShellTool: boolean;
   /** The JSON schema of a structured-output request. */
   schema: unknown;
+  /** The system prompt / instructions, to tell an agent's side request (title, summary, topic check) from a turn. */
+  instructions?: string;
 }
+
+/**
+ * Side requests an agent makes besides the conversation (no shell tool offered): what each one
+ * asks for by its instructions, and an answer the agent can use.
+ */
+const SIDE_REQUESTS: Array<{ what: string; pattern: RegExp; text: string }> = [
+  { what: 'topic', pattern: /new (conversation )?topic|isNewTopic/i, text: JSON.stringify({ isNewTopic: false, title: null }) },
+  { what: 'title', pattern: /\btitle\b/i, text: 'Fake session title' },
+  { what: 'summary', pattern: /\bsummar(y|ize|ise)/i, text: 'Summary: the user talked to the strict fake upstream.' },
+];
 
 export function decide(conversation: Conversation, script: Script): Decision {
   if (conversation.schema !== undefined) return { kind: 'structured', value: instanceOf(conversation.schema) };
+  if (!conversation.hasShellTool && conversation.instructions !== undefined && conversation.lastToolResult === undefined) {
+    const side = SIDE_REQUESTS.find((s) => s.pattern.test(conversation.instructions as string));
+    if (side !== undefined) return { kind: 'side', what: side.what, text: side.text };
+  }
   if (conversation.lastToolResult !== undefined) return { kind: 'tool-result', output: conversation.lastToolResult, text: `${script.resultPrefix}${conversation.lastToolResult.trim()}` };
   if (
     conversation.lastUserText !== undefined &&
@@ -121,6 +138,8 @@ export function instanceOf(schema: unknown, depth = 0): unknown {
       const out: Json = {};
       const props = isObject(schema.properties) ? schema.properties : {};
       for (const [name, sub] of Object.entries(props)) out[name] = instanceOf(sub, depth + 1);
+      // Gemini CLI's next-speaker check: "user" ends the turn (the first enum value may not).
+      if (isObject(props.next_speaker) && asArray(props.next_speaker.enum).includes('user')) out.next_speaker = 'user';
       return out;
     }
     case 'array': {
@@ -166,3 +185,6 @@ export function shellArguments(schema: unknown, command: string): Json {
   if ('description' in props && !('description' in args)) args.description = 'Print the file the user asked about';
   return args;
 }
+
+/** What the fake records it took a request for: the decision, `side:<what>` for a side request. */
+export const kindOf = (decision: Decision): string => (decision.kind === 'side' ? `side:${decision.what}` : decision.kind);
