@@ -216,16 +216,33 @@ export async function runAgent(t: TestContext, agent: InstalledAgent, options: A
     timedOut = true;
     killMarked(id);
   }, timeoutMs);
+  // The agent's end is its exit, not the end of its output: a background process it left holds
+  // stdout open. At the exit whatever it left running is killed, and then its output ends.
+  let leftovers = 0;
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.on('error', (error) => {
       stderr += `\n[harness] could not start ${argv[0]}: ${error.message}`;
       resolve({ code: null, signal: null });
     });
-    child.on('close', (c, s) => resolve({ code: c, signal: s }));
+    child.on('exit', (c, s) => {
+      leftovers = killMarked(id);
+      resolve({ code: c, signal: s });
+    });
   });
   clearTimeout(timer);
-  // Whatever it left running (background shells, PTY sessions, a relaunched child) goes now.
-  const leftovers = killMarked(id);
+  await new Promise<void>((resolve) => {
+    if (child.stdout.closed && child.stderr.closed) return resolve();
+    const grace = setTimeout(() => {
+      child.stdout.destroy();
+      child.stderr.destroy();
+      resolve();
+    }, 2_000);
+    child.on('close', () => {
+      clearTimeout(grace);
+      resolve();
+    });
+  });
+  leftovers += killMarked(id);
   if (leftovers > 0) stderr += `\n[harness] killed ${leftovers} process(es) the agent left running`;
   return { code, signal, timedOut, stdout, stderr, durationMs: Date.now() - started, root: dirs.root, home: dirs.home, cwd: dirs.cwd, argv };
 }
