@@ -28,7 +28,7 @@ test('nothing the agent started outlives the run, not even a process in a sessio
   const run = await runAgent(t, standIn('gemini', 'setsid sleep 300 & (sleep 301 &) ; echo started'), { prompt: 'p', model: 'm', baseUrl: 'http://127.0.0.1:9' });
   assert.equal(run.code, 0);
   assert.match(run.stdout, /started/);
-  assert.match(run.stderr, /killed [12] process\(es\) the agent left running/);
+  assert.match(run.stderr, /killed \d+ process\(es\) the agent left running/);
   const marker = readFileSync(`/proc/self/environ`).includes(Buffer.from('AI_PROXY_AGENT_RUN='));
   assert.equal(marker, false, 'the test runner itself carries no marker');
   const leftovers = (await import('node:child_process')).execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => /^sleep 30[01]$/.test(l.trim()));

@@ -138,22 +138,25 @@ export function processesMarked(id: string): number[] {
   return found;
 }
 
+/** SIGKILLs every process carrying the run's marker; returns how many distinct ones there were. */
 function killMarked(id: string): number {
-  let killed = 0;
-  // A dying parent can fork once more: go round until nothing carries the marker.
-  for (let round = 0; round < 20; round++) {
+  const killed = new Set<number>();
+  // A dying parent can fork once more, and a killed process stays listed until it is reaped: go
+  // round (with a short pause) until nothing carries the marker, for at most about a second.
+  for (let round = 0; round < 50; round++) {
     const pids = processesMarked(id);
-    if (pids.length === 0) return killed;
+    if (pids.length === 0) break;
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
-        killed++;
+        killed.add(pid);
       } catch {
         // already gone
       }
     }
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
   }
-  return killed;
+  return killed.size;
 }
 
 /** The scratch layout of one run: root/{home,tmp,work}. */
