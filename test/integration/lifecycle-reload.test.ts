@@ -97,7 +97,10 @@ test('a rejected reload (YAML syntax, schema, missing secret) exits 1 with the r
   assert.equal(status.config.generation, 1);
   assert.equal(status.lastReload.ok, false);
   assert.match(status.lastReload.error.message, /invalid/);
-  assert.equal(verdictLines(inst).filter((line) => /ERROR launcher reload \(control\) rejected, still serving generation 1: /.test(line)).length, 3);
+  // Each command returned on its verdict; their log lines may still be on their way to the file.
+  const controlRejected = (): string[] => verdictLines(inst).filter((line) => /ERROR launcher reload \(control\) rejected, still serving generation 1: /.test(line));
+  await waitUntil('the three verdicts are logged', () => controlRejected().length >= 3);
+  assert.equal(controlRejected().length, 3);
 
   // A good file afterwards is applied: rejection left nothing half-applied.
   writeFileSync(inst.config, original.replace('models: [mock, mock-*]', 'models: [mock, mock-*, other]'));
@@ -139,6 +142,8 @@ test('SIGHUP, a change of the file on disk and ai-proxy reload take the same pat
   await waitUntil('SIGHUP reloads', () => verdictLines(inst).length === 2);
   const control = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
   assert.equal(control.code, 1);
+  // The command returns on the verdict; the launcher's log line of it may still be on its way to the file.
+  await waitUntil('the control reload\'s verdict is logged', () => verdictLines(inst).length >= 3);
   const rejected = verdictLines(inst);
   assert.equal(rejected.length, 3, rejected.join('\n'));
   assert.match(rejected[0] as string, /reload \(watch\) rejected, still serving generation 1: config .* is invalid/);
@@ -159,6 +164,7 @@ test('SIGHUP, a change of the file on disk and ai-proxy reload take the same pat
   const applied = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
   assert.equal(applied.code, 0, applied.stderr);
   assert.match(applied.stdout, /reload applied: generation 3, hash \w+ \(changed: admin\)/);
+  await waitUntil('the control reload\'s verdict is logged', () => verdictLines(inst).length >= 6);
   const lines = verdictLines(inst).slice(3);
   assert.equal(lines.length, 3, lines.join('\n'));
   // The watcher saw the same content as generation 1: applied, no change.
