@@ -187,6 +187,15 @@ describe('readBody: content codings', () => {
     t.diagnostic(`zstd: ${compressed.length} bytes on the wire, ${result.inflated} inflated, limit ${LIMIT}`);
   });
 
+  it('refuses a zstd frame whose window is over RFC 9659\'s 8 MB (the decoder would reserve it whatever the output): 400', { skip: NO_ZSTD }, async () => {
+    const zstdWith = zlib as typeof zlib & { zstdCompressSync: (data: Buffer, options: { params: Record<number, number> }) => Buffer; constants: { ZSTD_c_windowLog: number } };
+    const wide = zstdWith.zstdCompressSync(Buffer.alloc(16 * 1024 * 1024), { params: { [zstdWith.constants.ZSTD_c_windowLog]: 27 } });
+    const result = await send({ 'content-encoding': 'zstd' }, [wide]);
+    assert.ok(!result.ok);
+    assert.equal(result.status, 400, result.message);
+    assert.match(result.message, /could not be decoded as zstd: .*too much memory/i);
+  });
+
   it('counts every stage: an inner layer of 100,000 empty gzip members (2 MB, decoding to nothing) is 413', async () => {
     const empty = zlib.gzipSync(Buffer.alloc(0));
     const inner = Buffer.concat(Array.from({ length: 100_000 }, () => empty));

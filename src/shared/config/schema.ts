@@ -92,7 +92,7 @@ const corsSchema = z
 
 const serverSchema = z
   .strictObject({
-    'body-limit': size('server.body-limit').default(32 * 1024 * 1024).describe('Largest request body accepted (413 beyond).'),
+    'body-limit': size('server.body-limit').default(32 * 1024 * 1024).describe('Largest request body accepted, counted after decoding a Content-Encoding (413 beyond).'),
     'header-timeout': duration('server.header-timeout').default(30_000).describe('Time allowed to receive the request headers.'),
     'body-timeout': duration('server.body-timeout').default(60_000).describe('Longest silence while a request body arrives (408 beyond, like nginx\'s client_body_timeout); 0 disables.'),
     'keep-alive-timeout': duration('server.keep-alive-timeout').default(5_000).describe('Idle keep-alive connections are closed after this.'),
