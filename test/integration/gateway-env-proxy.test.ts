@@ -11,11 +11,12 @@
  * request (ProxyAgent's `proxyTunnel` defaults to true). The test proxy takes both, and the first
  * subtest shows it forwards absolute-form requests, so `forwarded` staying empty is a finding.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { post } from '../helpers/cli.ts';
-import { fakeProxy, fakeUpstream, openaiLike, type FakeProxy, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { fakeProxy, fakeUpstream, openaiLike, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { assertNoSecrets, expectJson, startGateway, type RunningGateway } from './gateway-harness.ts';
 
 const PROXY_USER = 'gateway-user';
@@ -23,10 +24,10 @@ const PROXY_PASSWORD = 'pr0xy-p@ss-5b1e9d';
 
 const hostOf = (upstream: FakeUpstream): string => new URL(upstream.url).host;
 
-/** Providers `name` → upstream, each serving the model `model-<name>`; `proxy` sets a provider's own. */
-function yaml(providers: Array<{ name: string; upstream: FakeUpstream; proxy?: FakeProxy }>): string {
+/** Providers `name` → upstream, each serving the model `model-<name>`; `proxy` sets a provider's own, `extra` adds keys. */
+function yaml(providers: Array<{ name: string; upstream: FakeUpstream; proxy?: { url: string }; extra?: string }>): string {
   const entries = providers.map(
-    (p) => `  - { name: ${p.name}, type: openai-compatible, base-url: "${p.upstream.url}/v1", api-keys: [upstream-key], models: [model-${p.name}]${p.proxy === undefined ? '' : `, proxy: "${p.proxy.url}"`} }`,
+    (p) => `  - { name: ${p.name}, type: openai-compatible, base-url: "${p.upstream.url}/v1", api-keys: [upstream-key], models: [model-${p.name}]${p.proxy === undefined ? '' : `, proxy: "${p.proxy.url}"`}${p.extra === undefined ? '' : `, ${p.extra}`} }`,
   );
   return `listen: { host: 127.0.0.1, port: 0 }\nshutdown-timeout: 5s\nproviders:\n${entries.join('\n')}\n`;
 }
@@ -38,6 +39,24 @@ async function ask(gateway: RunningGateway, name: string, upstream: FakeUpstream
   assert.equal((body.choices as Array<{ message: { content: string } }>)[0]?.message.content, 'Hello from the fake OpenAI.');
   assert.equal(upstream.requests.length, before + 1, `${name}'s upstream got the request`);
   assert.equal(upstream.requests[before]?.headers['proxy-authorization'], undefined, 'proxy credentials stay with the proxy');
+}
+
+/** A proxy that accepts connections and never answers (a hung proxy, a firewall that swallows CONNECT). */
+async function blackHoleProxy(t: TestContext): Promise<{ url: string; connections: () => number }> {
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server = createTcpServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections };
 }
 
 test('gateway: upstream calls honour HTTP_PROXY, HTTPS_PROXY and NO_PROXY; a provider\'s proxy wins', async (t) => {
@@ -109,5 +128,25 @@ test('gateway: upstream calls honour HTTP_PROXY, HTTPS_PROXY and NO_PROXY; a pro
     await ask(gateway, 'plain', upstream);
     assert.deepEqual(proxy.tunnels, []);
     assert.deepEqual(proxy.forwarded, []);
+  });
+
+  await t.test('a proxy that never answers CONNECT is given up at the provider\'s connect timeout (undici alone waits 300 s)', async (tt) => {
+    const hole = await blackHoleProxy(tt);
+    const viaEnv = await fakeUpstream(tt, openaiLike());
+    const viaOwn = await fakeUpstream(tt, openaiLike());
+    const timeouts = 'timeouts: { connect: 1s, first-byte: 30s }';
+    const gateway = await startGateway(tt, yaml([{ name: 'env', upstream: viaEnv, extra: timeouts }, { name: 'own', upstream: viaOwn, proxy: hole, extra: timeouts }]), { HTTPS_PROXY: hole.url, HTTP_PROXY: hole.url });
+    for (const name of ['env', 'own']) {
+      // Bounded at 60 s: the failure this guards against is undici's 300 s CONNECT wait.
+      const started = Date.now();
+      const response = await post(`${gateway.url}/v1/chat/completions`, { model: `model-${name}`, messages: [{ role: 'user', content: 'hello' }] }, {}, 60_000).catch((error: unknown) => {
+        throw new Error(`${name}: no answer within 60 s through a proxy that never answers (${String(error)})`);
+      });
+      const body = await response.text();
+      assert.ok(response.status === 504 || response.status === 502, `${name}: ${response.status} ${body}`);
+      tt.diagnostic(`${name}: ${response.status} after ${Date.now() - started} ms, ${response.headers.get('x-ai-proxy-attempts')} attempts`);
+    }
+    assert.ok(hole.connections() >= 2, 'both providers went to the proxy');
+    assert.equal(viaEnv.requests.length + viaOwn.requests.length, 0);
   });
 });
