@@ -3,7 +3,7 @@
  * body) and answers with whatever the test's handler writes: real status codes, error bodies,
  * SSE events and rate-limit headers, as the provider's wire format has them.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 
@@ -329,16 +329,50 @@ export interface FakeProxy {
   url: string;
   /** `host:port` of every CONNECT tunnel opened through the proxy. */
   tunnels: string[];
-  /** Proxy-Authorization headers seen (none expected unless configured). */
+  /** Absolute-form requests (`GET http://host/path`) forwarded, as `METHOD url`. */
+  forwarded: string[];
+  /** Proxy-Authorization headers seen, CONNECT and forwarded alike (none expected unless configured). */
   authorizations: Array<string | undefined>;
 }
 
-/** An outbound HTTP proxy that opens CONNECT tunnels (what undici's ProxyAgent asks for) and records them. */
+/**
+ * An outbound HTTP forward proxy that records what passes through it. It takes both ways a
+ * client can use a proxy: a CONNECT tunnel (what undici's ProxyAgent sends, for http:// origins
+ * too, since its `proxyTunnel` defaults to true) and an absolute-form request for an http://
+ * origin (RFC 9112 §3.2.2: what curl and most other clients send), forwarded as is.
+ */
 export async function fakeProxy(t: TestContext): Promise<FakeProxy> {
   const tunnels: string[] = [];
+  const forwarded: string[] = [];
   const authorizations: Array<string | undefined> = [];
   const sockets = new Set<Socket>();
-  const server = createServer((_req, res) => res.writeHead(405).end());
+  const track = (s: Socket): void => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+  };
+  const server = createServer((req, res) => {
+    let target: URL;
+    try {
+      target = new URL(req.url ?? '');
+    } catch {
+      // Origin-form ("/path"): a request for the proxy itself, not one to forward.
+      res.writeHead(400).end('not a proxy request');
+      return;
+    }
+    forwarded.push(`${req.method} ${target.href}`);
+    authorizations.push(req.headers['proxy-authorization']);
+    const headers = { ...req.headers };
+    delete headers['proxy-authorization'];
+    delete headers['proxy-connection'];
+    const out = httpRequest(target, { method: req.method, headers, agent: false }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    out.on('error', () => res.destroy());
+    req.pipe(out);
+  });
+  server.on('connection', track);
   server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
     tunnels.push(req.url ?? '');
     authorizations.push(req.headers['proxy-authorization']);
@@ -349,11 +383,7 @@ export async function fakeProxy(t: TestContext): Promise<FakeProxy> {
       upstream.pipe(client);
       client.pipe(upstream);
     });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
+    track(upstream);
     upstream.on('close', () => client.destroy());
     client.on('close', () => upstream.destroy());
   });
@@ -363,5 +393,5 @@ export async function fakeProxy(t: TestContext): Promise<FakeProxy> {
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels, authorizations };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels, forwarded, authorizations };
 }

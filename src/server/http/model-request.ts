@@ -91,7 +91,7 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   if (!read.ok) {
     // The rest of an oversized or stalled body is not worth reading: answer, then close the connection.
     res.shouldKeepAlive = false;
-    return sendError(res, format, read.status, read.message);
+    return sendError(res, format, read.status, read.message, read.headers === undefined ? undefined : { headers: read.headers });
   }
   // JSON is UTF-8 (RFC 8259); decoding would silently turn invalid bytes into U+FFFD and forward them.
   if (!isUtf8(read.body)) return sendError(res, format, 400, 'The request body is not valid UTF-8; JSON must be encoded in UTF-8.');

@@ -13,6 +13,8 @@ const dropRequest = new Set([
   ...CLIENT_KEY_HEADERS, 'cookie',
   // Bytes must arrive as sent so streams can be relayed, inspected and translated.
   'accept-encoding',
+  // readBody decoded the client's body: what goes upstream is that (or a translation of it), never the client's encoding.
+  'content-encoding',
 ]);
 
 /** Response headers that never go back to the client. */

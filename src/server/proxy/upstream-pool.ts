@@ -1,7 +1,7 @@
 /**
  * One undici dispatcher per provider: a keep-alive connection pool with the provider's timeouts
  * (connect, first byte = headersTimeout, idle between chunks = bodyTimeout) and its optional
- * outbound proxy. Pools are reused across reloads when their settings did not change, so a
+ * outbound proxy (its own, or the environment's, which cannot change while the server runs). Pools are reused across reloads when their settings did not change, so a
  * reload does not throw away warm upstream connections. A replaced pool is closed only once no
  * generation that uses it is current or still serving a request: a request that started on the
  * old generation and has not dispatched yet (its body still arriving) must find its pool open.

@@ -92,7 +92,7 @@ const corsSchema = z
 
 const serverSchema = z
   .strictObject({
-    'body-limit': size('server.body-limit').default(32 * 1024 * 1024).describe('Largest request body accepted (413 beyond).'),
+    'body-limit': size('server.body-limit').default(32 * 1024 * 1024).describe('Largest request body accepted, counted after decoding a Content-Encoding (413 beyond).'),
     'header-timeout': duration('server.header-timeout').default(30_000).describe('Time allowed to receive the request headers.'),
     'body-timeout': duration('server.body-timeout').default(60_000).describe('Longest silence while a request body arrives (408 beyond, like nginx\'s client_body_timeout); 0 disables.'),
     'keep-alive-timeout': duration('server.keep-alive-timeout').default(5_000).describe('Idle keep-alive connections are closed after this.'),
@@ -167,7 +167,7 @@ const providerSchema = z.strictObject({
   disabled: z.boolean().default(false).describe('Keep the provider in the file but route nothing to it.'),
   headers: z.record(z.string(), z.string()).default({}).describe('Extra headers sent upstream.'),
   timeouts: timeoutsSchema,
-  proxy: httpUrl.optional().describe('Outbound HTTP proxy for this provider.'),
+  proxy: httpUrl.optional().describe('Outbound HTTP proxy for this provider; wins over HTTPS_PROXY, HTTP_PROXY and NO_PROXY, which apply otherwise (see operations.md).'),
   'max-concurrent': z.number().int().nonnegative().default(0).describe('Concurrent upstream requests; 0 means no cap.'),
   'wire-api': z.enum(['chat', 'responses']).default('chat').describe('OpenAI API an openai-compatible upstream speaks (a chat or Responses request of the other kind is translated); for both OpenAI types, the API Anthropic and Gemini requests are translated to.'),
   'anthropic-version': z.string().default('2023-06-01').describe('anthropic-version header sent to Anthropic upstreams when the client sends none.'),
