@@ -10,47 +10,13 @@
  * AI_PROXY_RECORD_AGENTS=1 rewrites test/fixtures/agents/ from these runs (and records the
  * recording-only variants at the end).
  */
-import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { skipUnlessInstalled, type AgentName } from '../helpers/agents/install.ts';
 import { recording } from '../helpers/agents/recorder.ts';
-import { describeRun } from '../helpers/agents/run.ts';
-import { PLAIN_ANSWER, RESULT_PREFIX, runScenario, type ScenarioResult } from '../helpers/agents/scenarios.ts';
+import { assertPlain, assertToolLoop, runScenario } from '../helpers/agents/scenarios.ts';
 import type { CodexProvider } from '../helpers/agents/run.ts';
 
 const TIMEOUT_MS = 60_000;
-
-function assertAllAccepted(result: ScenarioResult): void {
-  // (A refused WebSocket upgrade is the fake's choice, not a rule the agent broke.)
-  const refused = result.upstream.requests.filter((r) => r.status !== 200 && r.kind !== 'websocket-upgrade');
-  assert.deepEqual(
-    refused.map((r) => `${r.method} ${r.path}: ${r.status} ${r.error ?? r.kind}`),
-    [],
-    `the fake refused requests the agent sent\n${describeRun(result.run)}`,
-  );
-}
-
-function assertPlain(result: ScenarioResult): void {
-  assert.equal(result.run.timedOut, false, `the agent finished\n${describeRun(result.run)}`);
-  assert.equal(result.run.code, 0, `the agent exited 0\n${describeRun(result.run)}`);
-  assert.ok(result.run.stdout.includes(PLAIN_ANSWER), `the fake's answer is on stdout\n${describeRun(result.run)}`);
-  assert.ok(result.upstream.requests.some((r) => r.kind === 'plain'), 'the fake answered a plain prompt');
-  assertAllAccepted(result);
-}
-
-function assertToolLoop(result: ScenarioResult): void {
-  const token = result.token as string;
-  assert.equal(result.run.timedOut, false, `the agent finished\n${describeRun(result.run)}`);
-  assert.equal(result.run.code, 0, `the agent exited 0\n${describeRun(result.run)}`);
-  const kinds = result.upstream.requests.map((r) => r.kind);
-  assert.ok(kinds.includes('tool-call'), `the fake had the shell tool called (answers: ${kinds.join(', ')})`);
-  assert.ok(
-    result.upstream.toolResults().some((r) => r.includes(token)),
-    `the fake saw the tool result with the token ${token}; results: ${JSON.stringify(result.upstream.toolResults())}`,
-  );
-  assert.ok(result.run.stdout.includes(RESULT_PREFIX) && result.run.stdout.includes(token), `the token reached the agent's stdout\n${describeRun(result.run)}`);
-  assertAllAccepted(result);
-}
 
 const AGENTS: readonly AgentName[] = ['claude', 'codex', 'gemini'];
 

@@ -10,6 +10,7 @@
  * With AI_PROXY_RECORD_AGENTS=1 every request the fake received is written to
  * test/fixtures/agents/<agent>/<scenario>/.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { requireAgent, type AgentName } from './install.ts';
 import { FIXTURES_DIR, recording, writeFixtures } from './recorder.ts';
-import { runAgent, type AgentRun, type CodexProvider } from './run.ts';
+import { describeRun, runAgent, type AgentRun, type CodexProvider } from './run.ts';
 import { strictUpstream, type Format, type StrictUpstream, type UpstreamOptions } from './strict-upstream.ts';
 
 /** Each agent's own wire format. */
@@ -40,6 +41,13 @@ export interface ScenarioOptions {
   fixture?: string;
   codexProvider?: CodexProvider;
   upstream?: UpstreamOptions;
+  /** The fake's format; default: the agent's own. */
+  upstreamFormat?: Format;
+  /**
+   * Something between the agent and the fake (the gateway): given the fake, returns the base URL
+   * the agent is pointed at instead of the fake's. Default: the fake itself.
+   */
+  via?: (upstream: StrictUpstream) => Promise<string>;
   timeoutMs?: number;
 }
 
@@ -68,11 +76,12 @@ export async function runScenario(t: TestContext, options: ScenarioOptions): Pro
     command = `cat ${file}`;
     prompt = `Run the shell command \`${command}\` and tell me exactly what it printed.`;
   }
-  const upstream = await strictUpstream(t, OWN_FORMAT[options.agent], {
+  const upstream = await strictUpstream(t, options.upstreamFormat ?? OWN_FORMAT[options.agent], {
     ...options.upstream,
     script: { text: PLAIN_ANSWER, resultPrefix: RESULT_PREFIX, ...(command === undefined ? {} : { trigger: command, command }), ...options.upstream?.script },
   });
-  const run = await runAgent(t, agent, { prompt, model, baseUrl: upstream.url, timeoutMs: options.timeoutMs ?? 60_000, codexProvider: options.codexProvider });
+  const baseUrl = options.via === undefined ? upstream.url : await options.via(upstream);
+  const run = await runAgent(t, agent, { prompt, model, baseUrl, timeoutMs: options.timeoutMs ?? 60_000, codexProvider: options.codexProvider });
   if (recording()) {
     const dir = join(FIXTURES_DIR, options.agent, options.fixture ?? options.scenario);
     writeFixtures(dir, upstream.requests);
@@ -82,4 +91,36 @@ export async function runScenario(t: TestContext, options: ScenarioOptions): Pro
     );
   }
   return { run, upstream, token, prompt, command, model };
+}
+
+export function assertAllAccepted(result: ScenarioResult): void {
+  // (A refused WebSocket upgrade is the fake's choice, not a rule the agent broke.)
+  const refused = result.upstream.requests.filter((r) => r.status !== 200 && r.kind !== 'websocket-upgrade');
+  assert.deepEqual(
+    refused.map((r) => `${r.method} ${r.path}: ${r.status} ${r.error ?? r.kind}`),
+    [],
+    `the fake refused requests the agent sent\n${describeRun(result.run)}`,
+  );
+}
+
+export function assertPlain(result: ScenarioResult): void {
+  assert.equal(result.run.timedOut, false, `the agent finished\n${describeRun(result.run)}`);
+  assert.equal(result.run.code, 0, `the agent exited 0\n${describeRun(result.run)}`);
+  assert.ok(result.run.stdout.includes(PLAIN_ANSWER), `the fake's answer is on stdout\n${describeRun(result.run)}`);
+  assert.ok(result.upstream.requests.some((r) => r.kind === 'plain'), 'the fake answered a plain prompt');
+  assertAllAccepted(result);
+}
+
+export function assertToolLoop(result: ScenarioResult): void {
+  const token = result.token as string;
+  assert.equal(result.run.timedOut, false, `the agent finished\n${describeRun(result.run)}`);
+  assert.equal(result.run.code, 0, `the agent exited 0\n${describeRun(result.run)}`);
+  const kinds = result.upstream.requests.map((r) => r.kind);
+  assert.ok(kinds.includes('tool-call'), `the fake had the shell tool called (answers: ${kinds.join(', ')})`);
+  assert.ok(
+    result.upstream.toolResults().some((r) => r.includes(token)),
+    `the fake saw the tool result with the token ${token}; results: ${JSON.stringify(result.upstream.toolResults())}`,
+  );
+  assert.ok(result.run.stdout.includes(RESULT_PREFIX) && result.run.stdout.includes(token), `the token reached the agent's stdout\n${describeRun(result.run)}`);
+  assertAllAccepted(result);
 }

@@ -2,12 +2,11 @@
  * The Anthropic Messages API (api.anthropic.com): POST /v1/messages (streaming or not) and
  * POST /v1/messages/count_tokens, with the rules the real API enforces and its error shape.
  */
-import { asArray, decide, kindOf, type Rules, isObject, randomId, shellArguments, sseEvent, textIn, type Answer, type FormatSpec, type Json, type Problem, type Route } from './types.ts';
+import { type Answer, asArray, decide, type FormatSpec, isObject, type Json, kindOf, type Problem, randomId, type Route, type Rules, SHELL_TOOLS, shellArguments, sseEvent, textIn } from './types.ts';
 import type { Script } from '../strict-upstream.ts';
 
 /** The documented pattern of a client tool's name (platform.claude.com, "Define tools"). */
 export const ANTHROPIC_TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-const SHELL_TOOLS = ['Bash', 'bash'];
 
 const blocks = (content: unknown): Json[] => (typeof content === 'string' ? [{ type: 'text', text: content }] : asArray(content).filter(isObject));
 

@@ -4,12 +4,11 @@
  * api.openai.com enforces and its error shape. No agent under test speaks it natively; the
  * gateway's translations to it are checked against this fake.
  */
-import { asArray, decide, kindOf, isObject, randomId, shellArguments, sseEvent, textIn, type Answer, type FormatSpec, type Json, type Problem, type Route } from './types.ts';
+import { type Answer, asArray, decide, type FormatSpec, isObject, type Json, kindOf, type Problem, randomId, type Route, SHELL_TOOLS, shellArguments, sseEvent, textIn } from './types.ts';
 import { OPENAI_FUNCTION_NAME, OPENAI_FUNCTION_NAME_MAX, openaiErrorBody } from './responses.ts';
 import type { Script } from '../strict-upstream.ts';
 
 const ROLES = ['system', 'assistant', 'user', 'function', 'tool', 'developer'];
-const SHELL_FUNCTIONS = ['Bash', 'bash', 'shell', 'exec_command', 'run_shell_command', 'shell_command'];
 
 export function validateChat(_route: Route, body: unknown): Problem | null {
   if (!isObject(body)) return { message: 'The request body must be a JSON object.' };
@@ -68,7 +67,7 @@ function conversation(body: Json) {
   const fn = asArray(body.tools)
     .filter(isObject)
     .map((t) => (isObject(t.function) ? t.function : undefined))
-    .find((f) => f !== undefined && SHELL_FUNCTIONS.includes(String(f.name)));
+    .find((f) => f !== undefined && SHELL_TOOLS.includes(String(f.name)));
   const last = messages.at(-1);
   let lastUserText: string | undefined;
   let lastToolResult: string | undefined;

@@ -3,12 +3,11 @@
  * :streamGenerateContent?alt=sse (one `data:` event per chunk, finishReason and usage in the
  * last) and :countTokens, with the rules the real API enforces and its google.rpc.Status errors.
  */
-import { asArray, decide, kindOf, isObject, randomId, shellArguments, sseEvent, textIn, type Answer, type FormatSpec, type Json, type Problem, type Route } from './types.ts';
+import { type Answer, asArray, decide, type FormatSpec, isObject, type Json, kindOf, type Problem, randomId, type Route, SHELL_TOOLS, shellArguments, sseEvent, textIn } from './types.ts';
 import type { Script } from '../strict-upstream.ts';
 
 /** The documented function-name rule (@google/genai FunctionDeclaration.name). */
 export const GEMINI_FUNCTION_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}$/;
-const SHELL_FUNCTIONS = ['run_shell_command', 'shell', 'bash'];
 
 const partsOf = (content: unknown): Json[] => (isObject(content) ? asArray(content.parts).filter(isObject) : []);
 
@@ -81,7 +80,7 @@ function conversation(body: Json) {
   const fn = asArray(body.tools)
     .filter(isObject)
     .flatMap((t) => asArray(t.functionDeclarations).filter(isObject))
-    .find((f) => SHELL_FUNCTIONS.includes(String(f.name)));
+    .find((f) => SHELL_TOOLS.includes(String(f.name)));
   const last = contents.at(-1);
   let lastUserText: string | undefined;
   let lastToolResult: string | undefined;

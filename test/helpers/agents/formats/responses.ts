@@ -8,7 +8,7 @@
  * the freeform `exec` tool of an `additional_tools` input item, which runs JavaScript that calls
  * the nested tools (`await tools.exec_command({cmd})`).
  */
-import { asArray, decide, kindOf, isObject, randomId, shellArguments, sseEvent, textIn, type Answer, type FormatSpec, type Json, type Problem, type Route } from './types.ts';
+import { type Answer, asArray, decide, type FormatSpec, isObject, type Json, kindOf, type Problem, randomId, type Route, SHELL_TOOLS, shellArguments, sseEvent, textIn } from './types.ts';
 import type { Script } from '../strict-upstream.ts';
 
 /** OpenAI's function-name rule: a-z, A-Z, 0-9, underscores and dashes, at most 64. */
@@ -37,7 +37,6 @@ export const RESPONSES_TOOL_TYPES = [
 ] as const;
 
 const ROLES = ['user', 'assistant', 'system', 'developer'];
-const SHELL_FUNCTIONS = ['exec_command', 'shell', 'shell_command', 'local_shell', 'bash'];
 
 function supported(values: readonly string[]): string {
   const quoted = values.map((v) => `'${v}'`);
@@ -115,7 +114,7 @@ type Shell = { style: 'function'; name: string; namespace?: string; schema: unkn
 
 function findShell(tools: unknown[], namespace?: string): Shell | undefined {
   for (const tool of tools.filter(isObject)) {
-    if (tool.type === 'function' && SHELL_FUNCTIONS.includes(String(tool.name))) return { style: 'function', name: String(tool.name), namespace, schema: tool.parameters };
+    if (tool.type === 'function' && SHELL_TOOLS.includes(String(tool.name))) return { style: 'function', name: String(tool.name), namespace, schema: tool.parameters };
     if (tool.type === 'namespace') {
       const inner = findShell(asArray(tool.tools), String(tool.name));
       if (inner !== undefined) return inner;

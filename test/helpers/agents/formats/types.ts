@@ -50,6 +50,13 @@ export interface FormatSpec {
 
 export type Json = Record<string, unknown>;
 
+/**
+ * The shell tools of every agent (Claude Code's Bash, Codex's exec_command, Gemini CLI's
+ * run_shell_command, and common others): each fake must find any of them, since through the
+ * gateway an agent's tools reach an upstream of another format with their names unchanged.
+ */
+export const SHELL_TOOLS: readonly string[] = ['Bash', 'bash', 'shell', 'exec_command', 'run_shell_command', 'shell_command', 'local_shell'];
+
 export const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 export const asArray = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
