@@ -213,7 +213,9 @@ async function inProcessApply(run: number, dir: string): Promise<void> {
   // One Output for every run: each registers a process 'exit' flush.
   const output = (benchOutput ??= new OutputClass(new Writable({ write: (_chunk, _encoding, done) => done() })));
   const logger = createLogger({ name: 'server', level: 'info', format: 'text', write: (line) => output.line(line) });
-  const gateway = new Gateway({ configPath: config, overrides: {} }, output, logger);
+  const { bindListener } = await import('../src/launcher/listener.ts');
+  const listener = await bindListener('127.0.0.1', 0);
+  const gateway = new Gateway({ configPath: config, overrides: {}, listen: { fd: listener.fd, host: '127.0.0.1' } }, output, logger);
   await gateway.start();
   try {
     for (let i = 0; i < RELOADS; i++) {
@@ -226,6 +228,7 @@ async function inProcessApply(run: number, dir: string): Promise<void> {
     }
   } finally {
     await gateway.stop({ timeoutMs: 1_000, delayMs: 0 }, () => undefined);
+    listener.close();
   }
 }
 

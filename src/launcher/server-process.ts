@@ -18,12 +18,13 @@ export class ServerProcess {
   readonly exited: Promise<ServerExit>;
   #exit: ServerExit | null = null;
 
-  constructor(launch: ServerLaunch, env: NodeJS.ProcessEnv, onMessage: (message: ServerMessage) => void) {
+  /** `listenFd`: the launcher's listening socket, which the child gets as its CHILD_LISTEN_FD. */
+  constructor(launch: ServerLaunch, listenFd: number, env: NodeJS.ProcessEnv, onMessage: (message: ServerMessage) => void) {
     const entry = fileURLToPath(new URL('./server.js', import.meta.url));
     this.child = fork(entry, [encodeLaunch(launch)], {
       detached: true,
       env,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc', listenFd],
       serialization: 'json',
     });
     this.child.on('message', (message) => onMessage(message as ServerMessage));

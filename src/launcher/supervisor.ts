@@ -8,6 +8,7 @@ import { ExitCode } from '../shared/exit-codes.ts';
 import { launcherSettings, type LauncherSettings, type ReadyReport, type ReloadSource, type ReloadVerdict, type ServerInfo, type ServerMessage } from '../shared/ipc.ts';
 import { createLogger, type AppLogger } from '../shared/logger.ts';
 import { controlSocketPath, defaultLogFile, underSystemd } from '../shared/paths.ts';
+import { CHILD_LISTEN_FD } from '../shared/launch.ts';
 import { routeSignals, type HandledSignal } from '../shared/signals.ts';
 import { version } from '../shared/package-files.ts';
 import { loadConfig, type LoadedConfig, type Overrides } from '../shared/config/load.ts';
@@ -15,6 +16,7 @@ import type { ControlRequest, StatusInfo } from './control-protocol.ts';
 import { ControlServer, type Reply } from './control-server.ts';
 import { openLogSink, type LogSink } from './log-sink.ts';
 import { acquirePidFile, type PidFileLock } from './pid-file.ts';
+import { adoptSystemdListener, bindListener, SOCKET_ACTIVATION_VARIABLES, type Listener } from './listener.ts';
 import { createSdNotifier, stripNotifyEnv, type SdNotifier } from './sd-notify.ts';
 import { describeExit, ServerProcess, type ServerExit } from './server-process.ts';
 import { Watchdog } from './watchdog.ts';
@@ -48,6 +50,7 @@ export class Supervisor {
   #log!: AppLogger;
   #sink: LogSink | null = null;
   #pid: PidFileLock | null = null;
+  #listener: Listener | null = null;
   #control: ControlServer | null = null;
   #server: ServerProcess | null = null;
   // A failed sd_notify is the launcher's own error: it goes to the log (stderr is /dev/null when detached).
@@ -147,6 +150,8 @@ export class Supervisor {
     // Detached, the launcher's stderr is /dev/null: Node's own warnings would vanish there.
     if (this.options.daemon) process.on('warning', (warning) => this.#log.warn(`node: ${warning.name}: ${warning.message}`));
 
+    // After the log sink: a port in use is logged there too, not only told to `run -d`.
+    this.#listener = adoptSystemdListener() ?? (await bindListener(config.listen.host, config.listen.port));
     this.#control = await ControlServer.open(controlSocketPath(this.#pid.path), (request, reply) => this.#onControl(request, reply));
     // A daemon must not keep the directory it was started from busy (unmounts); every path is resolved by now.
     if (this.options.daemon) process.chdir('/');
@@ -164,8 +169,9 @@ export class Supervisor {
         resolve(result);
       };
       const server = new ServerProcess(
-        { configPath: this.#loaded.path, overrides: this.options.overrides, journal: this.#journal },
-        stripNotifyEnv(process.env),
+        { configPath: this.#loaded.path, overrides: this.options.overrides, journal: this.#journal, listen: { fd: CHILD_LISTEN_FD, host: (this.#listener as Listener).host } },
+        (this.#listener as Listener).fd,
+        childEnv(process.env),
         (message) => {
           if (message.t === 'ready') {
             this.#state = 'ready';
@@ -363,6 +369,9 @@ export class Supervisor {
     this.#sd.stopping(`shutting down (${reason})`);
     this.#watchdog?.stop();
     server.send({ t: 'shutdown', timeoutMs: timeout, delayMs: config.shutdownDelay });
+    // From now on the socket lives as long as the server's own copy: once it stops accepting, new
+    // connections are refused at once, not queued for a launcher that will never hand them on.
+    this.#listener?.close();
     const stopBy = Date.now() + total + KILL_GRACE_MS;
     this.#sd.extendTimeout((total + KILL_GRACE_MS) * 1000);
     this.#extendTimer = setInterval(() => this.#sd.extendTimeout(Math.max(stopBy - Date.now(), 0) * 1000 + EXTEND_EVERY_MS * 1000), EXTEND_EVERY_MS);
@@ -429,6 +438,8 @@ export class Supervisor {
     // The PID file goes first: `ai-proxy stop` returns once told, and must find it gone.
     this.#pid?.release();
     this.#pid = null;
+    this.#listener?.close();
+    this.#listener = null;
     for (const waiter of this.#stopWaiters.splice(0)) waiter(forced);
     for (const replies of this.#pendingReloads.values()) {
       for (const reply of replies) reply({ id: 0, type: 'error', error: { code: 'E_NOT_RUNNING', message: 'the gateway stopped before the reload finished' } });
@@ -441,4 +452,11 @@ export class Supervisor {
     await this.#sink?.close();
     this.#sink = null;
   }
+}
+
+/** A server child's environment: neither systemd's notify socket nor its passed sockets are meant for it. */
+function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const stripped = stripNotifyEnv(env);
+  for (const name of SOCKET_ACTIVATION_VARIABLES) delete stripped[name];
+  return stripped;
 }

@@ -66,7 +66,7 @@ export class Gateway implements Service {
     server.on('request', createRequestHandler(this, this.#tracker));
     // A client that sends garbage gets its 4xx (431, 414, 408, 400) and a closed socket, never a crash.
     server.on('clientError', answerMalformed);
-    this.#listen = await listen(server, { host: config.listen.host, port: config.listen.port });
+    this.#listen = await listen(server, this.launch.listen);
     this.ready = true;
     return { listen: this.#listen, config: this.#configInfo() };
   }

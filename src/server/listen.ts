@@ -1,51 +1,28 @@
 /**
- * The one place that creates the listening socket (DESIGN §1). It takes an address today and an
- * inherited file descriptor later (socket activation, zero-downtime restart, privileged ports),
- * so that moving socket ownership to the launcher changes this module only.
+ * The HTTP server listens on the socket the launcher owns (DESIGN §1): an inherited descriptor,
+ * bound by the launcher or passed to it by systemd. The server never binds a public socket itself,
+ * so a restart's new child and the old one accept from the same socket, and nothing is refused.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AppError } from '../shared/errors.ts';
 import type { ListenInfo } from '../shared/ipc.ts';
+import type { ServerLaunch } from '../shared/launch.ts';
 
-export type ListenTarget = { host: string; port: number } | { fd: number };
-
-export function listen(server: Server, target: ListenTarget): Promise<ListenInfo> {
+export function listen(server: Server, target: ServerLaunch['listen']): Promise<ListenInfo> {
   return new Promise((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException): void => {
       server.off('listening', onListening);
-      reject(listenError(error, target));
+      reject(new AppError('E_LISTEN', `cannot listen on the socket the launcher passed (fd ${target.fd}): ${error.code ?? error.message}`, { cause: error }));
     };
     const onListening = (): void => {
       server.off('error', onError);
-      const address = server.address() as AddressInfo;
-      const host = 'host' in target ? target.host : address.address;
-      resolve({ host, port: address.port, url: `http://${formatHost(host)}:${address.port}` });
+      const { port } = server.address() as AddressInfo;
+      const host = target.host.includes(':') && !target.host.startsWith('[') ? `[${target.host}]` : target.host;
+      resolve({ host: target.host, port, url: `http://${host}:${port}` });
     };
     server.once('error', onError);
     server.once('listening', onListening);
-    if ('fd' in target) server.listen({ fd: target.fd });
-    else server.listen({ host: target.host, port: target.port, exclusive: true });
+    server.listen({ fd: target.fd });
   });
-}
-
-function formatHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-function listenError(error: NodeJS.ErrnoException, target: ListenTarget): AppError {
-  const where = 'fd' in target ? `file descriptor ${target.fd}` : `${formatHost(target.host)}:${target.port}`;
-  switch (error.code) {
-    case 'EADDRINUSE':
-      return new AppError('E_PORT_IN_USE', `cannot listen on ${where}: the address is already in use (another ai-proxy or another program holds it)`, { cause: error });
-    case 'EACCES':
-      return new AppError('E_LISTEN', `cannot listen on ${where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)`, { cause: error });
-    case 'EADDRNOTAVAIL':
-      return new AppError('E_LISTEN', `cannot listen on ${where}: the address is not available on this machine`, { cause: error });
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new AppError('E_LISTEN', `cannot listen on ${where}: the host name does not resolve`, { cause: error });
-    default:
-      return new AppError('E_LISTEN', `cannot listen on ${where}: ${error.message}`, { cause: error });
-  }
 }
