@@ -16,6 +16,7 @@ import { sendError, sendJson } from './respond.ts';
 import { bodyModelRoutes, geminiRoute } from './routes.ts';
 import { OMITTED_HEADER } from './omitted.ts';
 import type { RequestTracker } from './tracker.ts';
+import { isWebSocketUpgrade, refuseWebSocket } from './websocket-upgrade.ts';
 
 type Pipeline = typeof ModelRequests;
 /**
@@ -73,6 +74,7 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
     });
     const cors = snapshot.config.server.cors;
     if (cors.enabled && applyCors(req, res, cors)) return;
+    if (isWebSocketUpgrade(req)) return refuseWebSocket(req, res, path);
 
     if (req.method === 'GET') {
       switch (path) {
