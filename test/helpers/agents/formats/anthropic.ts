@@ -7,7 +7,8 @@ import type { Script } from '../strict-upstream.ts';
 
 /** The documented pattern of a client tool's name (platform.claude.com, "Define tools"). */
 export const ANTHROPIC_TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-const SHELL_TOOLS = ['Bash', 'bash'];
+// Every agent's shell tool, so an agent translated from another format is driven the same way.
+const SHELL_TOOLS = ['Bash', 'bash', 'exec_command', 'run_shell_command', 'shell'];
 
 const blocks = (content: unknown): Json[] => (typeof content === 'string' ? [{ type: 'text', text: content }] : asArray(content).filter(isObject));
 

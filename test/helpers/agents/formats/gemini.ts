@@ -8,7 +8,8 @@ import type { Script } from '../strict-upstream.ts';
 
 /** The documented function-name rule (@google/genai FunctionDeclaration.name). */
 export const GEMINI_FUNCTION_NAME = /^[a-zA-Z_][a-zA-Z0-9_.:-]{0,63}$/;
-const SHELL_FUNCTIONS = ['run_shell_command', 'shell', 'bash'];
+// Every agent's shell tool, so an agent translated from another format is driven the same way.
+const SHELL_FUNCTIONS = ['run_shell_command', 'shell', 'bash', 'Bash', 'exec_command'];
 
 const partsOf = (content: unknown): Json[] => (isObject(content) ? asArray(content.parts).filter(isObject) : []);
 
