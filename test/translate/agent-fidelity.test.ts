@@ -240,20 +240,21 @@ describe('namespaced, custom and tool-search tools', () => {
     assert.deepEqual(back.output[0], { id: 'ctc_r1_0', type: 'custom_tool_call', status: 'completed', call_id: 'toolu_1', name: 'exec', input: 'text(2)' }, 'the default namespace is not named');
   });
 
-  it('read a client-executed tool search’s call and output back: the tools it found join the request', () => {
+  it('read a client-executed tool search’s call and output back: the tools it found join the request, deferred ones only then', () => {
     const body = {
       model: 'm',
       input: [
         { type: 'message', role: 'user', content: 'find git tools' },
         { type: 'tool_search_call', call_id: 'ts1', execution: 'client', arguments: { query: 'git' }, status: 'completed' },
-        { type: 'tool_search_output', call_id: 'ts1', execution: 'client', tools: [{ type: 'function', name: 'git_log', parameters: { type: 'object', properties: {} } }] },
+        { type: 'tool_search_output', call_id: 'ts1', execution: 'client', tools: [{ type: 'function', name: 'git_log', defer_loading: true, parameters: { type: 'object', properties: {} } }, { type: 'function', name: 'git_status', parameters: {} }] },
       ],
-      tools: [CODEX.tools[3]],
+      tools: [CODEX.tools[3], { type: 'function', name: 'git_log', defer_loading: true, parameters: { type: 'object', properties: {} } }, { type: 'function', name: 'git_blame', defer_loading: true, parameters: {} }, { type: 'function', name: 'git_status', parameters: {} }],
     };
     const out = to('responses', 'chat', body);
-    assert.deepEqual(out.tools.map((t: any) => t.function.name), ['tool_search', 'git_log']);
+    // Deferred tools stay hidden until the search found them, as at OpenAI; one found twice is one tool.
+    assert.deepEqual(out.tools.map((t: any) => t.function.name), ['tool_search', 'git_status', 'git_log']);
     assert.deepEqual(out.messages[1].tool_calls[0].function, { name: 'tool_search', arguments: '{"query":"git"}' });
-    assert.deepEqual(out.messages[2], { role: 'tool', tool_call_id: 'ts1', content: 'Tools now available: git_log' });
+    assert.deepEqual(out.messages[2], { role: 'tool', tool_call_id: 'ts1', content: 'Tools now available: git_log, git_status' });
   });
 });
 

@@ -43,7 +43,7 @@ export function readResponsesRequest(input: unknown): Request {
   if (user !== undefined) request.user = user;
   // The top level's tools first, then those input items added (additional_tools, tool_search_output).
   if (Array.isArray(body.tools)) tools.unshift(...readTools(request, body.tools, 'tools'));
-  if (tools.length > 0) request.tools = tools;
+  if (tools.length > 0) request.tools = uniqueTools(tools);
   if (body.tool_choice !== undefined) request.toolChoice = readToolChoice(body.tool_choice);
   const parallel = optBoolean(body.parallel_tool_calls);
   if (parallel !== undefined) request.parallelToolCalls = parallel;
@@ -61,6 +61,17 @@ export function readResponsesRequest(input: unknown): Request {
     request.reasoning = effort === undefined ? { enabled: true } : { enabled: effort !== 'none', effort };
   }
   return request;
+}
+
+/** A tool declared twice (at the top and again in a tool search's output) is one tool. */
+function uniqueTools(tools: ToolDefinition[]): ToolDefinition[] {
+  const seen = new Set<string>();
+  return tools.filter((tool) => {
+    const key = `${tool.namespace ?? ''}\u0000${tool.name}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** The turn an item belongs to: the last one if it has the same role, else a new one. */
@@ -137,7 +148,7 @@ function readItem(request: Request, tools: ToolDefinition[], item: JsonObject, w
         return;
       }
       // The tools found join the request's tools; the result tells the model which they are.
-      const found = readTools(request, asArray(item.tools ?? [], `${where}.tools`), `${where}.tools`);
+      const found = readTools(request, asArray(item.tools ?? [], `${where}.tools`), `${where}.tools`, undefined, true);
       tools.push(...found);
       const names = found.map((tool) => (tool.namespace === undefined ? tool.name : `${tool.namespace}.${tool.name}`));
       turn(request, 'user').parts.push({ type: 'tool_result', id: callId, content: [{ type: 'text', text: names.length === 0 ? 'No tools found.' : `Tools now available: ${names.join(', ')}` }] });
@@ -224,13 +235,13 @@ function readContentPart(part: JsonObject, where: string): Part {
 const WEB_SEARCH_TOOLS: ReadonlySet<string> = new Set(['web_search', 'web_search_2025_08_26', 'web_search_preview', 'web_search_preview_2025_03_11']);
 
 /**
- * Function tools as they are; a namespace's tools flattened with their namespace (tool-names.ts
+ * Function tools as they are (deferred ones once a tool search found them); a namespace's tools flattened with their namespace (tool-names.ts
  * names them for the upstream) and its description; a custom tool as a function of one string; a
  * client-executed tool_search as a function; web search and the code interpreter as built-ins;
  * the other hosted tools (file search, computer use, MCP, image generation, shells…) left out,
  * and said.
  */
-function readTools(request: Request, raw: unknown[], where: string, namespace?: { name: string | undefined; description: string }): ToolDefinition[] {
+function readTools(request: Request, raw: unknown[], where: string, namespace?: { name: string | undefined; description: string }, found = false): ToolDefinition[] {
   const out: ToolDefinition[] = [];
   for (const [i, value] of raw.entries()) {
     const tool = asObject(value, `${where}[${i}]`);
@@ -238,6 +249,8 @@ function readTools(request: Request, raw: unknown[], where: string, namespace?: 
     if (type === 'function' || type === 'custom') {
       const name = optString(tool.name);
       if (name === undefined) throw new TranslationError(`${where}[${i}].name must be a string.`);
+      // A deferred tool is hidden from the model until a tool search finds it (its output's tools are `found`).
+      if (tool.defer_loading === true && !found) continue;
       const def: ToolDefinition =
         type === 'function'
           ? { name, parameters: isObject(tool.parameters) ? tool.parameters : { type: 'object', properties: {} } }
@@ -251,7 +264,7 @@ function readTools(request: Request, raw: unknown[], where: string, namespace?: 
     } else if (type === 'namespace') {
       const name = optString(tool.name);
       if (name === undefined) throw new TranslationError(`${where}[${i}].name must be a string.`);
-      out.push(...readTools(request, asArray(tool.tools ?? [], `${where}[${i}].tools`), `${where}[${i}].tools`, { name: namespaceOf(name), description: optString(tool.description) ?? '' }));
+      out.push(...readTools(request, asArray(tool.tools ?? [], `${where}[${i}].tools`), `${where}[${i}].tools`, { name: namespaceOf(name), description: optString(tool.description) ?? '' }, found));
     } else if (type === 'tool_search' && tool.execution === 'client') {
       const def: ToolDefinition = { name: 'tool_search', kind: 'tool_search', parameters: isObject(tool.parameters) ? tool.parameters : { type: 'object', properties: {} } };
       const description = optString(tool.description);
