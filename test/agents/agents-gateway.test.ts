@@ -100,7 +100,7 @@ const CASES: ReadonlyArray<{ agent: AgentName; target: Format; model: string }> 
 ];
 
 for (const agent of ['claude', 'codex', 'gemini'] as const) {
-  describe(`${agent} through the gateway to other providers`, { skip: skipUnlessInstalled(agent), concurrency: 3 }, () => {
+  describe(`${agent} through the gateway to other providers`, { skip: skipUnlessInstalled(agent) }, () => {
     for (const c of CASES.filter((x) => x.agent === agent)) {
       assert.notEqual(c.target, OWN_FORMAT[agent]);
       test(`${agent} → ${c.target} (${c.model}): the shell-tool loop comes back`, async (t) => {
