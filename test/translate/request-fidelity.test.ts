@@ -22,8 +22,8 @@ function refused(from: WireFormat, target: WireFormat, body: unknown, pattern: R
 const user = (content: unknown): any => ({ model: 'm', messages: [{ role: 'user', content }] });
 
 describe('prompts and history', () => {
-  it('system and developer messages become each format’s system instruction, in order', () => {
-    const body = { model: 'm', messages: [{ role: 'system', content: 'A' }, { role: 'user', content: 'hi' }, { role: 'developer', content: 'B' }] };
+  it('leading system and developer messages become each format’s system instruction, in order', () => {
+    const body = { model: 'm', messages: [{ role: 'system', content: 'A' }, { role: 'developer', content: 'B' }, { role: 'user', content: 'hi' }] };
     assert.deepEqual(to('chat', 'anthropic', body).system, [{ type: 'text', text: 'A' }, { type: 'text', text: 'B' }]);
     assert.deepEqual(to('chat', 'gemini', body).systemInstruction, { parts: [{ text: 'A' }, { text: 'B' }] });
     assert.equal(to('chat', 'responses', body).instructions, 'A\n\nB');
@@ -152,10 +152,7 @@ describe('tools', () => {
     assert.equal(to('chat', 'responses', { ...user('hi'), tools: [weather] }).tools[0].strict, false);
   });
 
-  it('refuses provider-hosted tools it cannot carry', () => {
-    refused('anthropic', 'chat', { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, /server tool/);
-    refused('gemini', 'chat', { contents: [{ parts: [{ text: 'hi' }] }], tools: [{ googleSearch: {} }] }, /googleSearch/);
-    refused('responses', 'anthropic', { model: 'm', input: 'hi', tools: [{ type: 'web_search' }] }, /only function tools/);
+  it('refuses Responses state another provider cannot have', () => {
     refused('responses', 'chat', { model: 'm', input: 'hi', previous_response_id: 'resp_1' }, /previous_response_id/);
   });
 

@@ -14,7 +14,9 @@ import type * as ModelRequests from './model-request.ts';
 import type { ModelRequestContext } from './model-request.ts';
 import { sendError, sendJson } from './respond.ts';
 import { bodyModelRoutes, geminiRoute } from './routes.ts';
+import { OMITTED_HEADER } from './omitted.ts';
 import type { RequestTracker } from './tracker.ts';
+import { isWebSocketUpgrade, refuseWebSocket } from './websocket-upgrade.ts';
 
 type Pipeline = typeof ModelRequests;
 /**
@@ -33,6 +35,10 @@ const requestIdPattern = /^[\w.:-]{1,128}$/;
 
 export function createRequestHandler(gateway: Gateway, tracker: RequestTracker): (req: IncomingMessage, res: ServerResponse) => void {
   const onStream = (open: boolean): void => (open ? tracker.streamStarted() : tracker.streamEnded());
+  // The gateway's logger of the moment (a reload may replace it), looked up at each call.
+  const warn = (message: string): void => {
+    gateway.logger.warn(message);
+  };
 
   return (req, res) => {
     const snapshot = gateway.snapshot;
@@ -68,6 +74,7 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
     });
     const cors = snapshot.config.server.cors;
     if (cors.enabled && applyCors(req, res, cors)) return;
+    if (isWebSocketUpgrade(req)) return refuseWebSocket(req, res, path);
 
     if (req.method === 'GET') {
       switch (path) {
@@ -96,7 +103,7 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
       const route = bodyRoute ?? gemini?.route;
       if (route !== undefined) {
         pending++;
-        const context: ModelRequestContext = { req, res, snapshot, route, urlModel: gemini?.model ?? null, shutdown, record, metrics: gateway.metrics, onStream };
+        const context: ModelRequestContext = { req, res, snapshot, route, urlModel: gemini?.model ?? null, shutdown, record, metrics: gateway.metrics, onStream, warn };
         const failed = (error: unknown): void => {
           try {
             gateway.logger.error(`request ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
@@ -180,6 +187,7 @@ const EXPOSED_HEADERS = [
   'x-ai-proxy-model',
   'x-ai-proxy-provider',
   'x-ai-proxy-attempts',
+  OMITTED_HEADER,
   'retry-after',
   ...['limit', 'remaining', 'reset'].flatMap((what) => [`x-ratelimit-${what}-requests`, `x-ratelimit-${what}-tokens`]),
 ].join(', ');

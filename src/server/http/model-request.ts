@@ -20,13 +20,14 @@ import { relay } from '../proxy/relay.ts';
 import { UpstreamCall } from '../proxy/upstream-call.ts';
 import { createAttemptPlan, type Attempt } from '../routing/attempt-plan.ts';
 import { wireFormatOf, type ResolvedModel } from '../routing/model-table.ts';
-import { createStreamTranslator, isTranslationError, translateError, translateRequest, translateResponse, type WireFormat } from '../translate/index.ts';
+import { createStreamTranslator, isTranslationError, translateError, translateRequest, translateResponse, type ToolNames, type WireFormat } from '../translate/index.ts';
 import { SUCCESS, type UpstreamOutcome } from '../routing/outcome.ts';
 import { upstreamWaitMs } from '../routing/retry-after.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Snapshot } from '../snapshot.ts';
 import type { AccessRecord } from './access-log.ts';
 import { readBody } from './body.ts';
+import { reportOmitted } from './omitted.ts';
 import { sendError } from './respond.ts';
 import type { ModelRoute } from './routes.ts';
 import type { ShutdownSignal } from './shutdown-signal.ts';
@@ -47,6 +48,8 @@ export interface ModelRequestContext {
   record: AccessRecord;
   metrics: Metrics;
   onStream: (open: boolean) => void;
+  /** The gateway's warning log line (what a translation left out). */
+  warn: (message: string) => void;
 }
 
 export function handleModelRequest(ctx: ModelRequestContext): Promise<void> {
@@ -216,13 +219,18 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   const upstreamWire = upstreamWireFor(route, attempt);
   let url: string;
   let payload: Buffer;
+  let tools: ToolNames | undefined;
   if (upstreamWire === null) {
     url = upstreamUrl(provider, route, upstreamModel, stream, route.endpoint !== 'stream-generate-content' || /[?&]alt=sse(?:&|$)/.test(req.url ?? ''));
     // Forward the client's bytes untouched unless the model id must change (Gemini keeps it in the URL).
     payload = route.family === 'gemini' || body.model === upstreamModel ? raw : Buffer.from(JSON.stringify({ ...body, model: upstreamModel }));
+    reportOmitted(res, [], ctx.warn, '');
   } else {
     try {
-      payload = Buffer.from(JSON.stringify(translateRequest(from, upstreamWire, body, { model: upstreamModel, stream }).body));
+      const translated = translateRequest(from, upstreamWire, body, { model: upstreamModel, stream, unsupported: snapshot.config.translation.unsupported });
+      payload = Buffer.from(JSON.stringify(translated.body));
+      tools = translated.tools;
+      reportOmitted(res, translated.omitted, ctx.warn, `request ${record.id} (${from} → ${upstreamWire}, ${provider.name}/${upstreamModel})`);
     } catch (error) {
       if (!isTranslationError(error)) throw error;
       // Nothing went upstream: the request cannot be said in this upstream's format, and the
@@ -323,6 +331,8 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
     requestId: record.id,
     // As OpenAI does: the usage chunk only when the chat client asked for it.
     includeUsage: streamOptions?.include_usage === true,
+    // The answer's calls go back under the client's tool names (built from this request alone).
+    tools,
   };
 
   if (upstreamWire !== null && !eventStream) {

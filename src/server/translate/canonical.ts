@@ -7,6 +7,7 @@
  * parts and Responses' `function_call_output` items all fold into it without loss.
  */
 import type { Signer } from './signatures.ts';
+import type { ToolNames } from './tool-names.ts';
 
 export type WireFormat = 'chat' | 'responses' | 'anthropic' | 'gemini';
 
@@ -69,14 +70,25 @@ export interface ThinkingPart {
   redacted?: string;
 }
 
+/**
+ * What a client-side tool is besides a function: a Responses `custom` tool (free-form text input,
+ * carried as a function with one string parameter `input`) or a client-executed `tool_search`.
+ */
+export type ToolKind = 'function' | 'custom' | 'tool_search';
+
 export interface ToolCallPart {
   type: 'tool_call';
   id: string;
+  /** The client's name for the tool (within its namespace) until tool-names.ts gives it the upstream's. */
   name: string;
   /** JSON text, as OpenAI carries it; formats that carry an object parse it once when written. */
   arguments: string;
   /** Gemini's thoughtSignature for this call, which Gemini 3 requires back in later turns. */
   signature?: string;
+  /** A Responses namespace tool's namespace. */
+  namespace?: string;
+  /** Absent for a function. A custom call's arguments are `{"input": text}`. */
+  kind?: Exclude<ToolKind, 'function'>;
 }
 
 export interface ToolResultPart {
@@ -90,20 +102,42 @@ export interface ToolResultPart {
 
 export type Part = TextPart | ImagePart | DocumentPart | ThinkingPart | ToolCallPart | ToolResultPart;
 
+/**
+ * A turn of the conversation. `system` is a system or developer message that came after the
+ * conversation started (Claude Code's environment after the prompt, a chat client's mid-run
+ * instruction): it holds text parts only and stays at its place (see system-messages.ts);
+ * leading ones are `Request.system`.
+ */
 export interface Message {
-  role: 'user' | 'assistant';
+  role: 'user' | 'assistant' | 'system';
   parts: Part[];
   /** chat's participant name; only chat can carry it. */
   name?: string;
+  /** A system message the client sent as `developer` (OpenAI formats keep the role). */
+  developer?: boolean;
 }
 
 export interface ToolDefinition {
+  /** The client's name (within its namespace) until tool-names.ts gives it the upstream's. */
   name: string;
   description?: string;
   /** A JSON Schema object (never Gemini's OpenAPI subset: the Gemini reader converts it). */
   parameters: Record<string, unknown>;
   strict?: boolean;
+  /** A Responses namespace tool's namespace (`functions`, the default one, is no namespace). */
+  namespace?: string;
+  kind?: Exclude<ToolKind, 'function'>;
 }
+
+/**
+ * A tool the provider runs itself. Each format's reader maps its own to these, each writer to its
+ * own equivalent: OpenAI `web_search` / Anthropic `web_search_*` / Gemini `googleSearch`, and
+ * OpenAI `code_interpreter` / Anthropic `code_execution_*` / Gemini `codeExecution`.
+ */
+export type BuiltinTool = ({ type: 'web_search'; allowedDomains?: string[]; blockedDomains?: string[] } | { type: 'code_execution' }) & {
+  /** What the client called it (its own type name), to say what was left out. */
+  label: string;
+};
 
 export type ToolChoice = { type: 'auto' } | { type: 'none' } | { type: 'required' } | { type: 'tool'; name: string };
 
@@ -121,7 +155,7 @@ export interface ReasoningConfig {
 }
 
 export interface Request {
-  /** System and developer instructions, in order. Mid-conversation ones are hoisted here. */
+  /** Leading system and developer instructions, in order; later ones are `system` messages. */
   system: string[];
   messages: Message[];
   maxTokens?: number;
@@ -138,6 +172,13 @@ export interface Request {
   responseFormat?: ResponseFormat;
   reasoning?: ReasoningConfig;
   user?: string;
+  builtins?: BuiltinTool[];
+  /**
+   * What the target cannot take and the translation left out (`tool:file_search`,
+   * `block:web_search_tool_result`, …): readers and writers add to it, the gateway names it in a
+   * response header and a log line, or refuses the request when configured to.
+   */
+  omitted: string[];
 }
 
 /**
@@ -162,6 +203,8 @@ export interface ResponseContext {
   requestId: string;
   /** Unix seconds for `created` fields; defaults to now (tests pin it). */
   created?: number;
+  /** The client's tools by their upstream names (tool-names.ts); absent: names are the client's. */
+  tools?: ToolNames;
   /**
    * chat streams: send the final usage chunk (`choices: []`), as OpenAI does only when the client
    * set stream_options.include_usage: clients that did not ask may index choices[0] blindly.

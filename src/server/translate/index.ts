@@ -9,6 +9,7 @@ import { AnthropicStreamReader } from './anthropic/stream-reader.ts';
 import { AnthropicStreamWriter } from './anthropic/stream-writer.ts';
 import { readAnthropicRequest, readAnthropicResponse } from './anthropic/reader.ts';
 import { writeAnthropicRequest, writeAnthropicResponse } from './anthropic/writer.ts';
+import { anthropicBuiltinName, builtinsFor } from './builtin-tools.ts';
 import type { Request, Response, ResponseContext, StreamSink, Usage, WireFormat } from './canonical.ts';
 import { ChatStreamReader } from './chat/stream-reader.ts';
 import { ChatStreamWriter } from './chat/stream-writer.ts';
@@ -25,9 +26,14 @@ import { readResponsesRequest, readResponsesResponse } from './responses/reader.
 import { writeResponsesRequest, writeResponsesResponse } from './responses/writer.ts';
 import { SseDecoder, type SseEventHandler } from './sse.ts';
 import type { StreamWriter } from './stream-writer.ts';
+import { STRUCTURED_OUTPUT_TOOL, STRUCTURED_OUTPUT_WRAPPED_TOOL } from './structured-output.ts';
+import { settleSystemMessages } from './system-messages.ts';
+import { assignToolNames, type ToolNames } from './tool-names.ts';
+import { TranslationError } from './translation-error.ts';
 
 export type { ResponseContext, Usage, WireFormat } from './canonical.ts';
 export { TranslationError, isTranslationError } from './translation-error.ts';
+export type { ToolNames } from './tool-names.ts';
 export { DEFAULT_ANTHROPIC_MAX_TOKENS } from './anthropic/writer.ts';
 
 const readRequest: Record<WireFormat, (body: unknown) => Request> = {
@@ -58,24 +64,75 @@ const writeResponse: Record<WireFormat, (response: Response, ctx: ResponseContex
   gemini: writeGeminiResponse,
 };
 
+/** What to do with what the target cannot take (the config's `translation.unsupported`). */
+export type UnsupportedPolicy = 'omit' | 'reject';
+
+export interface TranslatedRequest {
+  body: unknown;
+  stream: boolean;
+  model: string;
+  /** What was left out (`tool:web_search`, `item:web_search_call`, …), each once, in the order met. */
+  omitted: string[];
+  /** The client's tools by the upstream's names for them: the answer's ResponseContext.tools. */
+  tools: ToolNames;
+}
+
 /**
  * A client request body in format `from` → the upstream body in format `to`. `model` is the
  * upstream model id: in the body for every format but Gemini, which carries it in the URL (so it
- * is returned too). Throws TranslationError (status 400) for what the target cannot express.
+ * is returned too). Throws TranslationError (status 400) for what the target cannot express, and,
+ * with `unsupported: 'reject'`, for what it would otherwise leave out.
  */
 export function translateRequest(
   from: WireFormat,
   to: WireFormat,
   body: unknown,
-  opts: { model: string; stream: boolean },
-): { body: unknown; stream: boolean; model: string } {
+  opts: { model: string; stream: boolean; unsupported?: UnsupportedPolicy },
+): TranslatedRequest {
   const request = readRequest[from](body);
-  return { body: writeRequest[to](request, opts.model, opts.stream), stream: opts.stream, model: opts.model };
+  settleSystemMessages(request.messages);
+  builtinsFor(request, to, opts.model);
+  const tools = assignToolNames(request, to, reservedNames(request, to));
+  const written = writeRequest[to](request, opts.model, opts.stream);
+  const omitted = omittedList(request.omitted);
+  if (omitted.length > 0 && opts.unsupported === 'reject') {
+    throw new TranslationError(`This request holds what the upstream's API cannot take, and the gateway is set to refuse rather than leave it out (translation.unsupported: reject): ${omitted.join(', ')}.`);
+  }
+  return { body: written, stream: opts.stream, model: opts.model, omitted, tools };
+}
+
+/**
+ * Labels name client-sent types (`item:<type>`), and go into a response header and a log line:
+ * kept to a header's safe characters, each once, at most MAX_OMITTED of them.
+ */
+const MAX_OMITTED = 16;
+
+function omittedList(labels: string[]): string[] {
+  if (labels.length === 0) return labels;
+  const unique = [...new Set(labels.map((label) => label.replace(/[^\w.:-]/g, '_').slice(0, 80)))];
+  return unique.length <= MAX_OMITTED ? unique : [...unique.slice(0, MAX_OMITTED), `${unique.length - MAX_OMITTED} more`];
+}
+
+/** Names the Anthropic writer gives its own tools: a client tool may not have them there. */
+function reservedNames(request: Request, to: WireFormat): string[] {
+  if (to !== 'anthropic') return [];
+  return [STRUCTURED_OUTPUT_TOOL, STRUCTURED_OUTPUT_WRAPPED_TOOL, ...(request.builtins ?? []).map(anthropicBuiltinName)];
 }
 
 /** A non-streaming upstream response in format `from` → the client's response in format `to`. */
 export function translateResponse(from: WireFormat, to: WireFormat, body: unknown, ctx: ResponseContext): unknown {
-  return writeResponse[to](readResponse[from](body, ctx.requestId), ctx);
+  const response = readResponse[from](body, ctx.requestId);
+  const tools = ctx.tools;
+  if (tools !== undefined) {
+    for (const part of response.parts) {
+      if (part.type !== 'tool_call') continue;
+      const tool = tools.client(part.name);
+      part.name = tool.name;
+      if (tool.namespace !== undefined) part.namespace = tool.namespace;
+      if (tool.kind !== undefined) part.kind = tool.kind;
+    }
+  }
+  return writeResponse[to](response, ctx);
 }
 
 /** An upstream error (status + body in format `from`) → the same error in the client's format `to`. */

@@ -180,3 +180,35 @@ export function fromGeminiSchema(input: unknown): JsonObject {
   }
   return out;
 }
+
+const OPENAPI_TYPES: ReadonlySet<string> = new Set(['STRING', 'NUMBER', 'INTEGER', 'BOOLEAN', 'ARRAY', 'OBJECT', 'NULL']);
+
+/**
+ * A JSON Schema with OpenAPI's upper-case type names (`"OBJECT"`, which Gemini accepts in
+ * `responseJsonSchema` and Gemini CLI sends) in JSON Schema's lower case, which the other
+ * providers require. Everything else is kept; an unchanged schema is returned as is.
+ */
+export function lowerCaseTypes(schema: JsonObject): JsonObject {
+  return lowerCased(schema) as JsonObject;
+}
+
+function lowerCased(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, i) => {
+      const next = lowerCased(item);
+      if (next !== item) (copy ??= [...value])[i] = next;
+    });
+    return copy ?? value;
+  }
+  if (!isObject(value)) return value;
+  let copy: JsonObject | undefined;
+  for (const [key, item] of Object.entries(value)) {
+    let next: unknown;
+    if (key === 'type' && typeof item === 'string' && OPENAPI_TYPES.has(item)) next = item.toLowerCase();
+    else if (key === 'type' && Array.isArray(item)) next = item.map((t) => (typeof t === 'string' && OPENAPI_TYPES.has(t) ? t.toLowerCase() : t));
+    else next = lowerCased(item);
+    if (next !== item && !(Array.isArray(next) && Array.isArray(item) && next.every((t, i) => t === item[i]))) (copy ??= { ...value })[key] = next;
+  }
+  return copy ?? value;
+}

@@ -7,6 +7,7 @@ import type { FinishReason, ResponseContext, StreamSink, Usage, WireFormat } fro
 import { emptyUsage } from './canonical.ts';
 import { streamErrorEvent } from './error-bodies.ts';
 import type { Signer } from './signatures.ts';
+import type { ClientTool } from './tool-names.ts';
 
 export type Write = (bytes: string) => void;
 
@@ -95,6 +96,11 @@ export abstract class StreamWriter implements StreamSink {
     this.closed = true;
     this.#failed = true;
     this.write(streamErrorEvent(this.format, status, message, this.nextSequenceNumber()));
+  }
+
+  /** The client's tool behind the upstream's name for it (tool-names.ts). */
+  protected clientTool(upstreamName: string): ClientTool {
+    return this.ctx.tools === undefined ? { name: upstreamName } : this.ctx.tools.client(upstreamName);
   }
 
   /** Responses events are numbered; the other formats ignore this. */

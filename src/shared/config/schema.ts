@@ -201,6 +201,18 @@ const modelsSchema = z
   .prefault({})
   .describe('Model aliases and fallbacks, across providers.');
 
+const translationSchema = z
+  .strictObject({
+    unsupported: z
+      .enum(['omit', 'reject'])
+      .default('omit')
+      .describe(
+        'What a cross-format request does with a tool or history item the upstream cannot take (a hosted tool without an equivalent there, its results): omit sends the request without it, logs a warning and names it in the x-ai-proxy-omitted response header; reject answers 400 naming it, and nothing goes upstream.',
+      ),
+  })
+  .prefault({})
+  .describe('Cross-format translation (docs/translation.md).');
+
 export const configSchema = z.strictObject({
   listen: listenSchema,
   'allow-unauthenticated': z.boolean().default(false).describe('Allow a non-loopback listen address without client keys.'),
@@ -226,6 +238,7 @@ export const configSchema = z.strictObject({
   models: modelsSchema,
   retry: retrySchema,
   cooldown: cooldownSchema,
+  translation: translationSchema,
 });
 
 /** The config as written (kebab-case keys). */

@@ -1,5 +1,5 @@
 /** Anthropic Messages bodies → canonical: the client's request and the upstream's response. */
-import type { DocumentPart, ImagePart, MediaSource, Message, Part, Request, ReasoningConfig, Response, TextPart, ThinkingPart, ToolDefinition } from '../canonical.ts';
+import type { BuiltinTool, DocumentPart, ImagePart, MediaSource, Message, Part, Request, ReasoningConfig, Response, TextPart, ThinkingPart, ToolDefinition } from '../canonical.ts';
 import { linkToolResultNames } from '../canonical.ts';
 import { asArray, asObject, isObject, optBoolean, optNumber, optString, type JsonObject } from '../json-value.ts';
 import { parseEffort } from '../reasoning.ts';
@@ -10,11 +10,24 @@ import { fullUsage, readAnthropicFinish, readAnthropicUsage } from './vocabulary
 
 export function readAnthropicRequest(input: unknown): Request {
   const body = asObject(input, 'The request body');
-  const request: Request = { system: readSystem(body.system), messages: [] };
+  // context_management, cache_control, container, service_tier and thinking.display tune how
+  // Anthropic serves the request; another provider answers the same without them.
+  const request: Request = { system: readSystem(body.system), messages: [], omitted: [] };
+  const loaded = new Set<string>();
   for (const [i, raw] of asArray(body.messages, '`messages`').entries()) {
     const message = asObject(raw, `messages[${i}]`);
-    if (message.role !== 'user' && message.role !== 'assistant') throw new TranslationError(`messages[${i}].role must be "user" or "assistant".`);
-    request.messages.push({ role: message.role, parts: readContent(message.content, `messages[${i}].content`) } satisfies Message);
+    const where = `messages[${i}].content`;
+    if (message.role === 'system') {
+      // Mid-conversation system messages (Claude Code puts its environment after the prompt).
+      const text = readContent(message.content, where, request, loaded)
+        .map((part) => (part.type === 'text' ? part.text : ''))
+        .join('');
+      if (request.messages.length === 0) request.system.push(text);
+      else request.messages.push({ role: 'system', parts: [{ type: 'text', text }] });
+      continue;
+    }
+    if (message.role !== 'user' && message.role !== 'assistant') throw new TranslationError(`messages[${i}].role must be "user", "assistant" or "system".`);
+    request.messages.push({ role: message.role, parts: readContent(message.content, where, request, loaded) } satisfies Message);
   }
   linkToolResultNames(request.messages);
 
@@ -30,7 +43,11 @@ export function readAnthropicRequest(input: unknown): Request {
   const user = isObject(body.metadata) ? optString(body.metadata.user_id) : undefined;
   if (user !== undefined) request.user = user;
 
-  if (Array.isArray(body.tools)) request.tools = body.tools.map(readTool);
+  if (Array.isArray(body.tools)) {
+    const tools = readTools(request, body.tools, loaded);
+    if (tools.length > 0) request.tools = tools;
+  }
+  if (Array.isArray(body.mcp_servers) && body.mcp_servers.length > 0) request.omitted.push('tool:mcp_servers');
   if (isObject(body.tool_choice)) {
     const choice = body.tool_choice;
     if (choice.type === 'any') request.toolChoice = { type: 'required' };
@@ -69,9 +86,33 @@ function readThinking(thinking: unknown, effort: unknown): ReasoningConfig | und
   return config;
 }
 
-function readContent(content: unknown, where: string): Part[] {
+/**
+ * Blocks of Anthropic's server tools (their calls and results, run at Anthropic): no other
+ * provider can take them; they are left out, and said.
+ */
+const SERVER_TOOL_BLOCKS: ReadonlySet<string> = new Set([
+  'server_tool_use',
+  'web_search_tool_result',
+  'web_fetch_tool_result',
+  'code_execution_tool_result',
+  'bash_code_execution_tool_result',
+  'text_editor_code_execution_tool_result',
+  'tool_search_tool_result',
+  'container_upload',
+  'mcp_tool_use',
+  'mcp_tool_result',
+]);
+
+/** `loaded` collects the deferred tools a tool_reference block made available. */
+function readContent(content: unknown, where: string, request: Request, loaded: Set<string>): Part[] {
   if (typeof content === 'string') return [{ type: 'text', text: content }];
-  return asArray(content, where).map((raw, j) => readBlock(asObject(raw, `${where}[${j}]`), `${where}[${j}]`));
+  const parts: Part[] = [];
+  for (const [j, raw] of asArray(content, where).entries()) {
+    const block = asObject(raw, `${where}[${j}]`);
+    if (typeof block.type === 'string' && SERVER_TOOL_BLOCKS.has(block.type)) request.omitted.push(`block:${block.type}`);
+    else parts.push(readBlock(block, `${where}[${j}]`, loaded));
+  }
+  return parts;
 }
 
 function readSource(source: JsonObject, where: string): MediaSource {
@@ -89,7 +130,7 @@ function readSource(source: JsonObject, where: string): MediaSource {
   }
 }
 
-function readBlock(block: JsonObject, where: string): Part {
+function readBlock(block: JsonObject, where: string, loaded: Set<string>): Part {
   switch (block.type) {
     case 'text':
       return { type: 'text', text: optString(block.text) ?? '' };
@@ -116,7 +157,14 @@ function readBlock(block: JsonObject, where: string): Part {
       if (typeof block.content === 'string') content.push({ type: 'text', text: block.content });
       else if (Array.isArray(block.content)) {
         for (const [k, raw] of block.content.entries()) {
-          const part = readBlock(asObject(raw, `${where}.content[${k}]`), `${where}.content[${k}]`);
+          const item = asObject(raw, `${where}.content[${k}]`);
+          if (item.type === 'tool_reference' && typeof item.tool_name === 'string') {
+            // Claude Code's ToolSearch answers with references that load deferred tools (readTools).
+            loaded.add(item.tool_name);
+            content.push({ type: 'text', text: `Tool loaded: ${item.tool_name}` });
+            continue;
+          }
+          const part = readBlock(item, `${where}.content[${k}]`, loaded);
           if (part.type !== 'text' && part.type !== 'image') throw new TranslationError(`${where}.content[${k}] cannot be part of a tool result outside Anthropic.`);
           content.push(part);
         }
@@ -139,19 +187,47 @@ function thinkingPart(text: string, value: string | undefined): ThinkingPart {
   return { type: 'thinking', text, signature, signer };
 }
 
-function readTool(raw: unknown, i: number): ToolDefinition {
-  const tool = asObject(raw, `tools[${i}]`);
-  if (tool.type !== undefined && tool.type !== 'custom') {
-    throw new TranslationError(`tools[${i}]: Anthropic server tool "${String(tool.type)}" cannot be translated to another provider.`);
+/**
+ * Client tools as they are. A deferred tool (`defer_loading`, loaded by a tool_reference from a
+ * tool search) is invisible to the model until then, so it is sent only once loaded. Web search
+ * and code execution become built-ins; the other server tools (web fetch, bash, text editor,
+ * memory, computer use, tool search…) are left out, and said.
+ */
+function readTools(request: Request, raw: unknown[], loaded: ReadonlySet<string>): ToolDefinition[] {
+  const tools: ToolDefinition[] = [];
+  for (const [i, value] of raw.entries()) {
+    const tool = asObject(value, `tools[${i}]`);
+    const type = tool.type;
+    if (type === undefined || type === null || type === 'custom') {
+      const name = optString(tool.name);
+      if (name === undefined) throw new TranslationError(`tools[${i}].name must be a string.`);
+      if (tool.defer_loading === true && !loaded.has(name)) continue;
+      const out: ToolDefinition = { name, parameters: isObject(tool.input_schema) ? tool.input_schema : { type: 'object', properties: {} } };
+      const description = optString(tool.description);
+      if (description !== undefined) out.description = description;
+      const strict = optBoolean(tool.strict);
+      if (strict !== undefined) out.strict = strict;
+      tools.push(out);
+    } else if (typeof type === 'string' && type.startsWith('web_search_')) {
+      const web: BuiltinTool = { type: 'web_search', label: type };
+      const allowed = stringList(tool.allowed_domains);
+      if (allowed !== undefined) web.allowedDomains = allowed;
+      const blocked = stringList(tool.blocked_domains);
+      if (blocked !== undefined) web.blockedDomains = blocked;
+      (request.builtins ??= []).push(web);
+    } else if (typeof type === 'string' && type.startsWith('code_execution_')) {
+      (request.builtins ??= []).push({ type: 'code_execution', label: type });
+    } else {
+      request.omitted.push(`tool:${String(type)}`);
+    }
   }
-  const name = optString(tool.name);
-  if (name === undefined) throw new TranslationError(`tools[${i}].name must be a string.`);
-  const out: ToolDefinition = { name, parameters: isObject(tool.input_schema) ? tool.input_schema : { type: 'object', properties: {} } };
-  const description = optString(tool.description);
-  if (description !== undefined) out.description = description;
-  const strict = optBoolean(tool.strict);
-  if (strict !== undefined) out.strict = strict;
-  return out;
+  return tools;
+}
+
+function stringList(value: unknown): string[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const list = value.filter((v): v is string => typeof v === 'string');
+  return list.length > 0 ? list : undefined;
 }
 
 export function readAnthropicResponse(input: unknown): Response {

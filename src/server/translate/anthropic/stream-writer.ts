@@ -90,7 +90,7 @@ export class AnthropicStreamWriter extends StreamWriter {
   toolCallStart(index: number, id: string, name: string): void {
     if (this.closed) return;
     this.ensureStarted();
-    this.openBlock(Open.Tool, `{"type":"tool_use","id":${JSON.stringify(id)},"name":${JSON.stringify(name)},"input":{}}`, 'input_json_delta', 'partial_json');
+    this.openBlock(Open.Tool, `{"type":"tool_use","id":${JSON.stringify(id)},"name":${JSON.stringify(this.clientTool(name).name)},"input":{}}`, 'input_json_delta', 'partial_json');
     this.openTool = index;
   }
 

@@ -6,6 +6,8 @@ import { ANTHROPIC_IMAGE_TYPES } from '../media.ts';
 import { budgetFor } from '../reasoning.ts';
 import { signatureForSlot } from '../signatures.ts';
 import { STRUCTURED_OUTPUT_DESCRIPTION, STRUCTURED_OUTPUT_TOOL, STRUCTURED_OUTPUT_WRAPPED_TOOL } from '../structured-output.ts';
+import { anthropicBuiltinName } from '../builtin-tools.ts';
+import { anthropicTakesSystemMessages, markedSystemText, systemText } from '../system-messages.ts';
 import { anthropicSafeId } from '../tool-ids.ts';
 import { TranslationError } from '../translation-error.ts';
 import { writeAnthropicFinish, writeAnthropicUsage } from './vocabulary.ts';
@@ -23,7 +25,7 @@ const MIN_THINKING_BUDGET = 1024;
 export function writeAnthropicRequest(request: Request, model: string, stream: boolean): JsonObject {
   const body: JsonObject = { model };
   let maxTokens = request.maxTokens ?? DEFAULT_ANTHROPIC_MAX_TOKENS;
-  const messages = writeMessages(request.messages);
+  const messages = writeMessages(request.messages, anthropicTakesSystemMessages(model));
   const system = [...request.system];
 
   let thinking = request.reasoning?.enabled === true;
@@ -44,6 +46,10 @@ export function writeAnthropicRequest(request: Request, model: string, stream: b
   const tools: JsonObject[] = (request.tools ?? []).map((tool) =>
     compact({ name: tool.name, description: tool.description, input_schema: objectSchema(tool.parameters), strict: tool.strict }),
   );
+  for (const tool of request.builtins ?? []) {
+    if (tool.type === 'code_execution') tools.push({ type: 'code_execution_20250825', name: anthropicBuiltinName(tool) });
+    else tools.push(compact({ type: 'web_search_20250305', name: anthropicBuiltinName(tool), allowed_domains: tool.allowedDomains, blocked_domains: tool.allowedDomains === undefined ? tool.blockedDomains : undefined }));
+  }
   let toolChoice: JsonObject | undefined;
   const choice = request.toolChoice;
   if (choice) {
@@ -105,9 +111,26 @@ function lastToolTurnLacksThinking(messages: JsonObject[]): boolean {
   return false;
 }
 
-function writeMessages(messages: Message[]): JsonObject[] {
+/**
+ * `systemMessages`: the model takes `role: "system"` messages mid-conversation; otherwise their
+ * text goes into the user turn at that place, marked (system-messages.ts).
+ */
+function writeMessages(messages: Message[], systemMessages: boolean): JsonObject[] {
   const out: JsonObject[] = [];
   for (const message of messages) {
+    if (message.role === 'system') {
+      const text = systemText(message);
+      if (text === '') continue;
+      if (systemMessages) {
+        out.push({ role: 'system', content: [{ type: 'text', text }] });
+        continue;
+      }
+      const block = { type: 'text', text: markedSystemText(text) };
+      const last = out.at(-1);
+      if (last && last.role === 'user') (last.content as JsonObject[]).push(block);
+      else out.push({ role: 'user', content: [block] });
+      continue;
+    }
     const blocks = message.role === 'assistant' ? assistantBlocks(message.parts) : userBlocks(message.parts);
     if (blocks.length === 0) continue;
     const last = out.at(-1);

@@ -9,7 +9,7 @@ import { readChatFinish, readChatUsage } from './vocabulary.ts';
 
 export function readChatRequest(input: unknown): Request {
   const body = asObject(input, 'The request body');
-  const request: Request = { system: [], messages: [] };
+  const request: Request = { system: [], messages: [], omitted: [] };
   const n = optNumber(body.n);
   if (n !== undefined && n > 1) throw new TranslationError('n > 1 cannot be translated to this model\'s API; ask for one choice per request.');
   if (body.functions !== undefined || body.function_call !== undefined) {
@@ -20,9 +20,13 @@ export function readChatRequest(input: unknown): Request {
     const message = asObject(raw, `messages[${i}]`);
     switch (message.role) {
       case 'system':
-      case 'developer':
-        request.system.push(textOf(message.content, `messages[${i}].content`));
+      case 'developer': {
+        const text = textOf(message.content, `messages[${i}].content`);
+        // Before the conversation: the system prompt. After its start: a message at its place.
+        if (request.messages.length === 0) request.system.push(text);
+        else request.messages.push(message.role === 'developer' ? { role: 'system', parts: [{ type: 'text', text }], developer: true } : { role: 'system', parts: [{ type: 'text', text }] });
         break;
+      }
       case 'user':
         request.messages.push(withName({ role: 'user', parts: userParts(message.content, i) }, message));
         break;
@@ -56,6 +60,8 @@ export function readChatRequest(input: unknown): Request {
   if (parallel !== undefined) request.parallelToolCalls = parallel;
   const format = readResponseFormat(body.response_format);
   if (format) request.responseFormat = format;
+  // Search models' web search is a parameter, not a tool.
+  if (isObject(body.web_search_options)) request.builtins = [{ type: 'web_search', label: 'web_search_options' }];
   const effort = parseEffort(body.reasoning_effort);
   if (effort !== undefined) request.reasoning = { enabled: effort !== 'none', effort };
   return request;

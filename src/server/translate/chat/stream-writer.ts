@@ -52,7 +52,7 @@ export class ChatStreamWriter extends StreamWriter {
     if (this.closed) return;
     this.ensureStarted();
     this.argsWritten[index] = false;
-    this.delta(`{"tool_calls":[{"index":${index},"id":${JSON.stringify(id)},"type":"function","function":{"name":${JSON.stringify(name)},"arguments":""}}]}`);
+    this.delta(`{"tool_calls":[{"index":${index},"id":${JSON.stringify(id)},"type":"function","function":{"name":${JSON.stringify(this.clientTool(name).name)},"arguments":""}}]}`);
   }
 
   toolCallArgs(index: number, delta: string): void {

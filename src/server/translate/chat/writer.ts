@@ -4,7 +4,9 @@ import { argumentsText } from '../canonical.ts';
 import { compact, type JsonObject } from '../json-value.ts';
 import { dataUrl } from '../media.ts';
 import { effortFor } from '../reasoning.ts';
+import { systemText } from '../system-messages.ts';
 import { TranslationError } from '../translation-error.ts';
+import { openaiUser } from '../user-id.ts';
 import { writeChatFinish, writeChatUsage } from './vocabulary.ts';
 
 export function writeChatRequest(request: Request, model: string, stream: boolean): JsonObject {
@@ -12,6 +14,8 @@ export function writeChatRequest(request: Request, model: string, stream: boolea
   if (request.system.length > 0) messages.push({ role: 'system', content: request.system.join('\n\n') });
   for (const message of request.messages) {
     if (message.role === 'assistant') messages.push(assistantMessage(message));
+    // At its place: OpenAI takes system messages anywhere (some open models' chat templates do not).
+    else if (message.role === 'system') messages.push({ role: 'system', content: systemText(message) });
     else pushUserMessages(messages, message);
   }
   const body: JsonObject = { model, messages };
@@ -24,7 +28,7 @@ export function writeChatRequest(request: Request, model: string, stream: boolea
   body.seed = request.seed;
   body.presence_penalty = request.presencePenalty;
   body.frequency_penalty = request.frequencyPenalty;
-  body.user = request.user;
+  if (request.user !== undefined) body.user = openaiUser(request.user);
   if (request.tools && request.tools.length > 0) {
     body.tools = request.tools.map((tool) => ({
       type: 'function',

@@ -8,7 +8,7 @@
  */
 import type { Message, Part, ReasoningConfig, Request, Response, TextPart, ToolChoice, ToolDefinition } from '../canonical.ts';
 import { asArray, asObject, isObject, optNumber, optString, type JsonObject } from '../json-value.ts';
-import { fromGeminiSchema } from '../json-schema.ts';
+import { fromGeminiSchema, lowerCaseTypes } from '../json-schema.ts';
 import { parseEffort } from '../reasoning.ts';
 import { signatureFromSlot } from '../signatures.ts';
 import { idWithSignature, synthesizedCallId } from '../tool-ids.ts';
@@ -17,14 +17,14 @@ import { readGeminiFinish, readGeminiUsage } from './vocabulary.ts';
 
 export function readGeminiRequest(input: unknown): Request {
   const body = asObject(input, 'The request body');
-  const request: Request = { system: readSystem(body.systemInstruction ?? body.system_instruction), messages: [] };
+  const request: Request = { system: readSystem(body.systemInstruction ?? body.system_instruction), messages: [], omitted: [] };
   const unanswered = new Map<string, string[]>();
   for (const [i, raw] of asArray(body.contents, '`contents`').entries()) {
     const content = asObject(raw, `contents[${i}]`);
     const role = content.role === 'model' ? 'assistant' : 'user';
     const parts: Part[] = [];
     for (const [j, rawPart] of asArray(content.parts ?? [], `contents[${i}].parts`).entries()) {
-      const part = readPart(asObject(rawPart, `contents[${i}].parts[${j}]`), `contents[${i}].parts[${j}]`, `call_${i}_${j}`, unanswered);
+      const part = readPart(request, asObject(rawPart, `contents[${i}].parts[${j}]`), `contents[${i}].parts[${j}]`, `call_${i}_${j}`, unanswered);
       if (part === null) continue;
       const previous = parts.at(-1);
       if (part.type === 'thinking' && previous?.type === 'thinking' && previous.signature === undefined && previous.redacted === undefined) {
@@ -61,7 +61,8 @@ export function readGeminiRequest(input: unknown): Request {
   if (frequencyPenalty !== undefined) request.frequencyPenalty = frequencyPenalty;
   if (Array.isArray(config.stopSequences)) request.stop = config.stopSequences.filter((s): s is string => typeof s === 'string');
   if (config.responseMimeType === 'application/json') {
-    const schema = isObject(config.responseJsonSchema) ? config.responseJsonSchema : isObject(config.responseSchema) ? fromGeminiSchema(config.responseSchema) : undefined;
+    // Gemini CLI writes OpenAPI's upper-case type names into responseJsonSchema too.
+    const schema = isObject(config.responseJsonSchema) ? lowerCaseTypes(config.responseJsonSchema) : isObject(config.responseSchema) ? fromGeminiSchema(config.responseSchema) : undefined;
     request.responseFormat = schema ? { type: 'json_schema', name: 'response', schema } : { type: 'json_object' };
   }
   const reasoning = readThinking(config.thinkingConfig);
@@ -72,9 +73,12 @@ export function readGeminiRequest(input: unknown): Request {
     for (const [i, raw] of body.tools.entries()) {
       const tool = asObject(raw, `tools[${i}]`);
       for (const key of Object.keys(tool)) {
-        if (key !== 'functionDeclarations' && key !== 'function_declarations') {
-          throw new TranslationError(`tools[${i}]: the Gemini tool "${key}" cannot be translated to another provider; only function declarations can.`);
-        }
+        if (key === 'functionDeclarations' || key === 'function_declarations') continue;
+        // Google Search (and its older retrieval form) and code execution have equivalents elsewhere;
+        // the other built-ins (URL context, Maps, file search, computer use…) are left out, and said.
+        if (key === 'googleSearch' || key === 'google_search' || key === 'googleSearchRetrieval' || key === 'google_search_retrieval') (request.builtins ??= []).push({ type: 'web_search', label: key });
+        else if (key === 'codeExecution' || key === 'code_execution') (request.builtins ??= []).push({ type: 'code_execution', label: key });
+        else request.omitted.push(`tool:${key}`);
       }
       for (const [j, decl] of asArray(tool.functionDeclarations ?? tool.function_declarations ?? [], `tools[${i}].functionDeclarations`).entries()) {
         tools.push(readDeclaration(asObject(decl, `tools[${i}].functionDeclarations[${j}]`), `tools[${i}].functionDeclarations[${j}]`));
@@ -108,7 +112,7 @@ function readThinking(value: unknown): ReasoningConfig | undefined {
   return config;
 }
 
-function readPart(part: JsonObject, where: string, positionId: string, unanswered: Map<string, string[]>): Part | null {
+function readPart(request: Request, part: JsonObject, where: string, positionId: string, unanswered: Map<string, string[]>): Part | null {
   if (typeof part.text === 'string') {
     if (part.thought === true) {
       const value = optString(part.thoughtSignature);
@@ -155,7 +159,9 @@ function readPart(part: JsonObject, where: string, positionId: string, unanswere
     return { type: 'tool_result', id, name, ...resultContent(response.response) };
   }
   if (part.executableCode !== undefined || part.codeExecutionResult !== undefined) {
-    throw new TranslationError(`${where}: Gemini code execution parts cannot be translated to another provider.`);
+    // Code Gemini ran itself, and its output: no other provider can take them.
+    request.omitted.push(part.executableCode !== undefined ? 'part:executableCode' : 'part:codeExecutionResult');
+    return null;
   }
   // A part holding only a thoughtSignature, or fields added later: nothing to carry.
   return null;
@@ -180,7 +186,7 @@ function readDeclaration(decl: JsonObject, where: string): ToolDefinition {
   const name = optString(decl.name);
   if (name === undefined) throw new TranslationError(`${where}.name must be a string.`);
   const parameters = isObject(decl.parametersJsonSchema)
-    ? decl.parametersJsonSchema
+    ? lowerCaseTypes(decl.parametersJsonSchema)
     : isObject(decl.parameters)
       ? fromGeminiSchema(decl.parameters)
       : { type: 'object', properties: {} };

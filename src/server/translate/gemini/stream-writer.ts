@@ -59,7 +59,7 @@ export class GeminiStreamWriter extends StreamWriter {
   toolCallStart(index: number, id: string, name: string, signature?: string): void {
     if (this.closed) return;
     this.started = true;
-    this.calls[index] = { id, name, signature, args: [] };
+    this.calls[index] = { id, name: this.clientTool(name).name, signature, args: [] };
   }
 
   toolCallArgs(index: number, delta: string): void {

@@ -5,6 +5,7 @@ import { toGeminiSchema } from '../json-schema.ts';
 import { mediaTypeFromUrl } from '../media.ts';
 import { budgetFor } from '../reasoning.ts';
 import { signatureForSlot } from '../signatures.ts';
+import { markedSystemText, systemText } from '../system-messages.ts';
 import { idWithoutSignature, signatureFromId } from '../tool-ids.ts';
 import { TranslationError } from '../translation-error.ts';
 import { writeGeminiFinish, writeGeminiUsage } from './vocabulary.ts';
@@ -46,17 +47,18 @@ export function writeGeminiRequest(request: Request, model: string, _stream: boo
   compact(config);
   if (Object.keys(config).length > 0) body.generationConfig = config;
 
+  const tools: JsonObject[] = [];
   if (request.tools && request.tools.length > 0) {
-    body.tools = [
-      {
-        functionDeclarations: request.tools.map((tool) => {
-          const parameters = toGeminiSchema(tool.parameters);
-          // A declaration without parameters must omit them: Gemini rejects an OBJECT with no properties.
-          return compact({ name: tool.name, description: tool.description, parameters: isObject(parameters.properties) ? parameters : undefined });
-        }),
-      },
-    ];
+    tools.push({
+      functionDeclarations: request.tools.map((tool) => {
+        const parameters = toGeminiSchema(tool.parameters);
+        // A declaration without parameters must omit them: Gemini rejects an OBJECT with no properties.
+        return compact({ name: tool.name, description: tool.description, parameters: isObject(parameters.properties) ? parameters : undefined });
+      }),
+    });
   }
+  for (const tool of request.builtins ?? []) tools.push(tool.type === 'web_search' ? { googleSearch: {} } : { codeExecution: {} });
+  if (tools.length > 0) body.tools = tools;
   const choice = request.toolChoice;
   if (choice && request.tools && request.tools.length > 0) {
     const functionCallingConfig =
@@ -73,7 +75,11 @@ function writeContents(messages: Message[], signatures: boolean): JsonObject[] {
   for (const message of messages) {
     const parts: JsonObject[] = [];
     let firstCall = true;
-    for (const part of message.parts) {
+    // Gemini's only system slot is the conversation's start: a later one is user text at its place.
+    if (message.role === 'system') {
+      const text = systemText(message);
+      if (text !== '') parts.push({ text: markedSystemText(text) });
+    } else for (const part of message.parts) {
       switch (part.type) {
         case 'text':
           if (part.text !== '') parts.push({ text: part.text });

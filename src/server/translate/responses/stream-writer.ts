@@ -9,7 +9,9 @@
  */
 import type { ResponseContext } from '../canonical.ts';
 import { StreamWriter, type Write } from '../stream-writer.ts';
-import { responseEnvelope } from './writer.ts';
+import { compact } from '../json-value.ts';
+import type { ClientTool } from '../tool-names.ts';
+import { callItem, customInput, responseEnvelope } from './writer.ts';
 import { REDACTED_MARK, writeResponsesStatus } from './vocabulary.ts';
 import { signatureForSlot, type Signer } from '../signatures.ts';
 
@@ -31,10 +33,10 @@ export class ResponsesStreamWriter extends StreamWriter {
   /** Reasoning: whether a summary part was opened, and the encrypted content (signature) if any. */
   private summaryOpen = false;
   private encrypted: string | undefined;
-  /** Function call: canonical index, call id and name. */
+  /** Function call: canonical index, call id, and the tool as the client declared it. */
   private callIndex = -1;
   private callId = '';
-  private callName = '';
+  private callTool: ClientTool = { name: '' };
 
   constructor(write: Write, ctx: ResponseContext) {
     super('responses', write, ctx);
@@ -113,20 +115,28 @@ export class ResponsesStreamWriter extends StreamWriter {
     this.closeItem();
   }
 
+  /**
+   * A custom tool's call and a tool search's go to the client whole when they end: the upstream
+   * streams them as the JSON arguments of their function form, and only the whole JSON gives
+   * their text input (or arguments object).
+   */
   toolCallStart(index: number, id: string, name: string): void {
     if (this.closed) return;
     this.ensureStarted();
-    this.openItem(Item.FunctionCall, 'fc', { type: 'function_call', status: 'in_progress', arguments: '', call_id: id, name });
+    const tool = this.clientTool(name);
+    if (tool.kind === 'custom') this.openItem(Item.FunctionCall, 'ctc', compact({ type: 'custom_tool_call', status: 'in_progress', call_id: id, name: tool.name, namespace: tool.namespace, input: '' }));
+    else if (tool.kind === 'tool_search') this.openItem(Item.FunctionCall, 'tsc', { type: 'tool_search_call', status: 'in_progress', call_id: id, execution: 'client', arguments: {} });
+    else this.openItem(Item.FunctionCall, 'fc', compact({ type: 'function_call', status: 'in_progress', arguments: '', call_id: id, name: tool.name, namespace: tool.namespace }));
     this.callIndex = index;
     this.callId = id;
-    this.callName = name;
+    this.callTool = tool;
     this.deltaPrefix = `event: response.function_call_arguments.delta\ndata: {"type":"response.function_call_arguments.delta","item_id":${JSON.stringify(this.itemId)},"output_index":${this.output.length},"delta":`;
   }
 
   toolCallArgs(index: number, delta: string): void {
     if (this.closed || this.item !== Item.FunctionCall || this.callIndex !== index || delta === '') return;
     this.pieces.push(delta);
-    this.write(`${this.deltaPrefix}${JSON.stringify(delta)},"sequence_number":${this.sequence++}}\n\n`);
+    if (this.callTool.kind === undefined) this.write(`${this.deltaPrefix}${JSON.stringify(delta)},"sequence_number":${this.sequence++}}\n\n`);
   }
 
   toolCallEnd(index: number): void {
@@ -155,6 +165,13 @@ export class ResponsesStreamWriter extends StreamWriter {
         this.emit('response.reasoning_summary_part.done', `${at},"summary_index":0,"part":${JSON.stringify(summary[0])}`);
       }
       item = this.encrypted === undefined ? { id: this.itemId, type: 'reasoning', summary } : { id: this.itemId, type: 'reasoning', summary, encrypted_content: this.encrypted };
+    } else if (this.callTool.kind === 'custom') {
+      const input = customInput(text);
+      this.emit('response.custom_tool_call_input.delta', `${at},"delta":${JSON.stringify(input)}`);
+      this.emit('response.custom_tool_call_input.done', `${at},"input":${JSON.stringify(input)}`);
+      item = callItem({ id: this.callId, ...this.callTool }, `${this.ctx.requestId}_${index}`, 'completed', text);
+    } else if (this.callTool.kind === 'tool_search') {
+      item = callItem({ id: this.callId, ...this.callTool }, `${this.ctx.requestId}_${index}`, 'completed', text);
     } else {
       // A call without arguments still has to parse as JSON on the client.
       let args = text;
@@ -162,8 +179,8 @@ export class ResponsesStreamWriter extends StreamWriter {
         args = '{}';
         this.write(`${this.deltaPrefix}"{}","sequence_number":${this.sequence++}}\n\n`);
       }
-      this.emit('response.function_call_arguments.done', `${at},"name":${JSON.stringify(this.callName)},"arguments":${JSON.stringify(args)}`);
-      item = { id: this.itemId, type: 'function_call', status: 'completed', arguments: args, call_id: this.callId, name: this.callName };
+      this.emit('response.function_call_arguments.done', `${at},"name":${JSON.stringify(this.callTool.name)},"arguments":${JSON.stringify(args)}`);
+      item = compact({ id: this.itemId, type: 'function_call', status: 'completed', arguments: args, call_id: this.callId, name: this.callTool.name, namespace: this.callTool.namespace });
     }
     this.emit('response.output_item.done', `"output_index":${index},"item":${JSON.stringify(item)}`);
     this.output.push(item);

@@ -1,10 +1,12 @@
 /** Canonical → OpenAI Responses bodies: the upstream request and the client's response. */
-import type { FinishReason, MediaSource, Message, Request, Response, ResponseContext, Usage } from '../canonical.ts';
+import type { FinishReason, MediaSource, Message, Request, Response, ResponseContext, ToolCallPart, Usage } from '../canonical.ts';
 import { argumentsText } from '../canonical.ts';
-import { compact, type JsonObject } from '../json-value.ts';
+import { compact, parseArgumentsLeniently, type JsonObject } from '../json-value.ts';
 import { dataUrl } from '../media.ts';
 import { effortFor } from '../reasoning.ts';
+import { systemText } from '../system-messages.ts';
 import { TranslationError } from '../translation-error.ts';
+import { openaiUser } from '../user-id.ts';
 import { encryptedContentOf, writeResponsesStatus, writeResponsesUsage } from './vocabulary.ts';
 
 export function writeResponsesRequest(request: Request, model: string, stream: boolean): JsonObject {
@@ -20,14 +22,18 @@ export function writeResponsesRequest(request: Request, model: string, stream: b
   if (request.maxTokens !== undefined) body.max_output_tokens = Math.max(16, request.maxTokens);
   body.temperature = request.temperature;
   body.top_p = request.topP;
-  if (request.tools && request.tools.length > 0) {
-    // Responses makes function tools strict by default, which rejects ordinary schemas: only a
-    // client that asked for strict gets it.
-    body.tools = request.tools.map((tool) => compact({ type: 'function', name: tool.name, description: tool.description, parameters: tool.parameters, strict: tool.strict ?? false }));
+  const tools: JsonObject[] = [];
+  // Responses makes function tools strict by default, which rejects ordinary schemas: only a
+  // client that asked for strict gets it.
+  for (const tool of request.tools ?? []) tools.push(compact({ type: 'function', name: tool.name, description: tool.description, parameters: tool.parameters, strict: tool.strict ?? false }));
+  for (const tool of request.builtins ?? []) {
+    if (tool.type === 'code_execution') tools.push({ type: 'code_interpreter', container: { type: 'auto' } });
+    else tools.push(tool.allowedDomains === undefined ? { type: 'web_search' } : { type: 'web_search', filters: { allowed_domains: tool.allowedDomains } });
   }
+  if (tools.length > 0) body.tools = tools;
   const choice = request.toolChoice;
-  if (choice && request.tools && request.tools.length > 0) body.tool_choice = choice.type === 'tool' ? { type: 'function', name: choice.name } : choice.type;
-  if (request.parallelToolCalls !== undefined && request.tools && request.tools.length > 0) body.parallel_tool_calls = request.parallelToolCalls;
+  if (choice && tools.length > 0) body.tool_choice = choice.type === 'tool' ? { type: 'function', name: choice.name } : choice.type;
+  if (request.parallelToolCalls !== undefined && tools.length > 0) body.parallel_tool_calls = request.parallelToolCalls;
   const format = request.responseFormat;
   if (format?.type === 'json_object') body.text = { format: { type: 'json_object' } };
   else if (format?.type === 'json_schema') {
@@ -36,7 +42,7 @@ export function writeResponsesRequest(request: Request, model: string, stream: b
   // A summary is what the client's reasoning/thinking fields are made from. Reasoning turned off
   // is left unsaid: non-reasoning models reject the parameter altogether.
   if (request.reasoning?.enabled) body.reasoning = { effort: effortFor(request.reasoning), summary: 'auto' };
-  body.user = request.user;
+  if (request.user !== undefined) body.user = openaiUser(request.user);
   // The client sent the whole conversation, as every other format does: nothing to keep at OpenAI.
   body.store = false;
   if (stream) body.stream = true;
@@ -44,6 +50,10 @@ export function writeResponsesRequest(request: Request, model: string, stream: b
 }
 
 function writeItems(input: JsonObject[], message: Message): void {
+  if (message.role === 'system') {
+    input.push({ type: 'message', role: message.developer === true ? 'developer' : 'system', content: [{ type: 'input_text', text: systemText(message) }] });
+    return;
+  }
   if (message.role === 'assistant') {
     const texts: JsonObject[] = [];
     const flushText = (): void => {
@@ -99,6 +109,32 @@ function imageContent(source: MediaSource, detail: string | undefined): JsonObje
   return { type: 'input_image', image_url: source.kind === 'base64' ? dataUrl(source.mediaType, source.data) : source.url, detail: detail ?? 'auto' };
 }
 
+/**
+ * A call as the client declared its tool: a function (with its namespace), a custom tool's call
+ * with its text `input`, or a client-executed tool search. `args` is the call's JSON arguments.
+ */
+export function callItem(part: Pick<ToolCallPart, 'id' | 'name' | 'namespace' | 'kind'>, idSuffix: string, status: string, args: string): JsonObject {
+  switch (part.kind) {
+    case 'custom':
+      return compact({ id: `ctc_${idSuffix}`, type: 'custom_tool_call', status, call_id: part.id, name: part.name, namespace: part.namespace, input: customInput(args) });
+    case 'tool_search':
+      return { id: `tsc_${idSuffix}`, type: 'tool_search_call', status, call_id: part.id, execution: 'client', arguments: parseArgumentsLeniently(args) };
+    default:
+      return compact({ id: `fc_${idSuffix}`, type: 'function_call', status, call_id: part.id, name: part.name, namespace: part.namespace, arguments: args });
+  }
+}
+
+/** A custom tool's text from the `{ input }` its function form was called with; anything else as it came. */
+export function customInput(args: string): string {
+  try {
+    const value: unknown = JSON.parse(args);
+    if (typeof value === 'object' && value !== null && typeof (value as { input?: unknown }).input === 'string') return (value as { input: string }).input;
+  } catch {
+    // Not JSON: the model wrote the text itself.
+  }
+  return args;
+}
+
 /** The Response object around `output`, shared by the non-streaming body and the stream's events. */
 export function responseEnvelope(ctx: ResponseContext, created: number, status: string, output: unknown[], usage: Usage | null, finish: FinishReason | null): JsonObject {
   const outcome = finish === null ? { status, incomplete_details: null } : writeResponsesStatus(finish);
@@ -148,7 +184,7 @@ export function writeResponsesResponse(response: Response, ctx: ResponseContext)
       if (encrypted !== undefined) item.encrypted_content = encrypted;
       output.push(item);
     } else {
-      output.push({ id: `fc_${rid}_${output.length}`, type: 'function_call', status: 'completed', call_id: part.id, name: part.name, arguments: argumentsText(part) });
+      output.push(callItem(part, `${rid}_${output.length}`, 'completed', argumentsText(part)));
     }
   }
   return responseEnvelope(ctx, ctx.created ?? Math.floor(Date.now() / 1000), 'completed', output, response.usage, response.finish);

@@ -68,15 +68,17 @@ function conversation(body: Json) {
     .filter(isObject)
     .map((t) => (isObject(t.function) ? t.function : undefined))
     .find((f) => f !== undefined && SHELL_TOOLS.includes(String(f.name)));
-  const last = messages.at(-1);
+  // A system message after the start (a translated Claude Code environment) is not a turn: the last turn is before it.
+  const turns = messages.filter((m) => m.role !== 'system' && m.role !== 'developer');
+  const last = turns.at(-1);
   let lastUserText: string | undefined;
   let lastToolResult: string | undefined;
   if (last?.role === 'user') lastUserText = textIn(last.content);
   if (last?.role === 'tool' && fn !== undefined) {
     const calls = new Map(messages.flatMap((m) => asArray(m.tool_calls).filter(isObject)).map((c) => [String(c.id), isObject(c.function) ? String(c.function.name) : '']));
     const results = [];
-    for (let i = messages.length - 1; i >= 0 && messages[i]?.role === 'tool'; i--) {
-      const m = messages[i] as Json;
+    for (let i = turns.length - 1; i >= 0 && turns[i]?.role === 'tool'; i--) {
+      const m = turns[i] as Json;
       if (calls.get(String(m.tool_call_id)) === fn.name) results.unshift(textIn(m.content));
     }
     if (results.length > 0) lastToolResult = results.join('\n');

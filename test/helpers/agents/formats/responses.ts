@@ -141,8 +141,13 @@ function shellOf(body: Json): Shell | undefined {
   return findShell(top) ?? findShell(extra) ?? findCodeMode(top) ?? findCodeMode(extra);
 }
 
+const isSystem = (item: Json): boolean => typeOf(item) === 'message' && (item.role === 'system' || item.role === 'developer');
+
 function conversation(body: Json) {
-  const items = itemsOf(body);
+  // A system or developer message after the start (a translated Claude Code environment) is not a turn.
+  const all = itemsOf(body);
+  const firstTurn = all.findIndex((i) => !isSystem(i) && typeOf(i) !== 'additional_tools');
+  const items = all.filter((i, n) => !(n > firstTurn && firstTurn >= 0 && isSystem(i)));
   const shell = shellOf(body);
   // What came after the last assistant-side item (message, reasoning, call) is this turn's input.
   const last = items.at(-1);
