@@ -20,8 +20,8 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { startGateway, type RunningGateway } from '../integration/gateway-harness.ts';
 import { skipUnlessInstalled, type AgentName } from '../helpers/agents/install.ts';
-import { AGENT_KEYS } from '../helpers/agents/run.ts';
-import { assertPlain, assertToolLoop, DEFAULT_MODEL, OWN_FORMAT, runScenario, type ScenarioName, type ScenarioResult } from '../helpers/agents/scenarios.ts';
+import { AGENT_KEYS, describeRun } from '../helpers/agents/run.ts';
+import { assertAllAccepted, assertPlain, assertToolLoop, DEFAULT_MODEL, OWN_FORMAT, runScenario, type ScenarioName, type ScenarioResult } from '../helpers/agents/scenarios.ts';
 import { FORMATS, type Format, type StrictUpstream } from '../helpers/agents/strict-upstream.ts';
 
 const TIMEOUT_MS = 90_000;
@@ -103,7 +103,11 @@ describe('codex, default model (code mode) through the gateway', { skip: skipUnl
   test('to anthropic: a plain prompt is answered (custom and namespaced tools in additional_tools cross)', async (t) => {
     const gateways: RunningGateway[] = [];
     const result = await runScenario(t, { agent: 'codex', scenario: 'plain', model: DEFAULT_MODEL.codex, upstreamFormat: 'anthropic', via: gatewayFor(t, 'anthropic', gateways), timeoutMs: TIMEOUT_MS });
-    assertPlain(result);
+    assert.equal(result.run.code, 0, describeRun(result.run));
+    assertAllAccepted(result);
+    // Code mode offers no shell tool the fake knows, so it may take the prompt for a side request
+    // and answer its summary text: either answer names the fake.
+    assert.match(result.run.stdout, /strict fake upstream/, describeRun(result.run));
     for (const gateway of gateways) assert.deepEqual(gatewayErrors(gateway), []);
   });
 });
