@@ -13,6 +13,15 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fakeUpstream, openaiChunk, sseHeaders, type RecordedRequest } from './fake-upstream.ts';
 
+/**
+ * How late an event may come on a loaded 2-core machine (CI runs two test files at once, sometimes
+ * beside other load) and still count as on time. Waits for something that takes milliseconds when
+ * idle are bounded by a multiple of it; a timing bound adds it to the deadline it checks, and the
+ * test then keeps the failure mode it guards against (the other timeout, no timeout at all) far
+ * beyond the sum. Exact figures belong in bench/.
+ */
+export const SLACK_MS = 10_000;
+
 /** The CLI under test; AI_PROXY_TEST_BIN points the tests at another build (e.g. a snapshot taken while others rebuild dist/). */
 export const BIN = process.env.AI_PROXY_TEST_BIN ?? new URL('../../bin/ai-proxy.js', import.meta.url).pathname;
 
@@ -81,9 +90,9 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Runs one CLI command to its end (bounded). */
+/** Runs one CLI command to its end (bounded: starting Node alone has taken seconds on a loaded machine). */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<CommandResult> {
-  const timeoutMs = options.timeoutMs ?? 30_000;
+  const timeoutMs = options.timeoutMs ?? 6 * SLACK_MS;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: options.env ?? cleanEnv(), cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -131,7 +140,7 @@ export class Foreground {
   }
 
   /** Resolves with the first match of `pattern` in the output; rejects after the deadline. */
-  async waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+  async waitFor(pattern: RegExp, timeoutMs = 3 * SLACK_MS): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const match = this.output.match(pattern);
@@ -163,7 +172,7 @@ export async function startDaemon(inst: Instance, extraArgs: string[] = []): Pro
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after the deadline. */
-export async function waitUntil<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function waitUntil<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 3 * SLACK_MS): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let delay = 5;
   for (;;) {
@@ -222,16 +231,16 @@ export function killFromPidFile(pidFile: string): void {
 }
 
 /** fetch with a bound, so a hung gateway fails the test instead of hanging it. */
-export function get(url: string, init: RequestInit = {}, timeoutMs = 10_000): Promise<Response> {
+export function get(url: string, init: RequestInit = {}, timeoutMs = 3 * SLACK_MS): Promise<Response> {
   return fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
 }
 
-export function post(url: string, body: unknown, headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<Response> {
+export function post(url: string, body: unknown, headers: Record<string, string> = {}, timeoutMs = 3 * SLACK_MS): Promise<Response> {
   return get(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } }, timeoutMs);
 }
 
 /** The server process: the launcher's only child (waits for the fork, bounded). */
-export function serverPidOf(launcherPid: number, timeoutMs = 10_000): Promise<number> {
+export function serverPidOf(launcherPid: number, timeoutMs = 3 * SLACK_MS): Promise<number> {
   return waitUntil(`launcher ${launcherPid} has a server child`, () => childrenOf(launcherPid)[0], timeoutMs);
 }
 
@@ -256,7 +265,7 @@ export function processGroupOf(pid: number): number {
 }
 
 /** Resolves true when a TCP connect to 127.0.0.1:port is refused, false when it connects (bounded). */
-export function connectRefused(port: number, timeoutMs = 5_000): Promise<boolean> {
+export function connectRefused(port: number, timeoutMs = SLACK_MS): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const socket = netConnect({ host: '127.0.0.1', port });
     const timer = setTimeout(() => {
@@ -321,7 +330,7 @@ export class StreamingRequest {
   }
 
   /** Resolves once the body so far matches `pattern`; rejects when the response ended without it or after the deadline. */
-  async waitFor(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+  async waitFor(pattern: RegExp, timeoutMs = 3 * SLACK_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (pattern.test(this.body)) return;
@@ -385,7 +394,7 @@ export async function gatedUpstream(t: TestContext, label: string): Promise<Gate
   return {
     url: upstream.url,
     requests: upstream.requests,
-    arrived: async (count = 1, timeoutMs = 10_000) => {
+    arrived: async (count = 1, timeoutMs = 3 * SLACK_MS) => {
       await waitUntil(`${count} streams reached upstream ${label}`, () => started >= count, timeoutMs);
     },
     release: () => open(),
@@ -434,4 +443,30 @@ export function hangingServerEnv(dir: string, env: NodeJS.ProcessEnv): NodeJS.Pr
   const preload = join(dir, 'hang-server.cjs');
   writeFileSync(preload, "if ((process.argv[1] || '').endsWith('server.js')) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);\n");
   return { ...env, NODE_OPTIONS: `--require ${preload}` };
+}
+
+/**
+ * When the first log line matching `pattern` (after line `from`) was written, in ms since the
+ * epoch, from the line's own timestamp (text: the leading ISO time, after a journal prefix if
+ * any; json: its "time"). A deadline the launcher or the server enforces is measured here, on
+ * their clock: the test's clock around a CLI command also counts starting Node, which alone has
+ * taken over 3 s on a loaded machine.
+ */
+export function loggedAt(log: string, pattern: RegExp, from = 0): { at: number; line: number } {
+  const lines = log.split('\n');
+  for (let i = from; i < lines.length; i++) {
+    const text = lines[i] as string;
+    if (!pattern.test(text)) continue;
+    const iso = /^(?:<\d>)?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) /.exec(text)?.[1] ?? (text.startsWith('{') ? (JSON.parse(text) as { time?: string }).time : undefined);
+    const at = iso === undefined ? NaN : Date.parse(iso);
+    assert.ok(Number.isFinite(at), `the log line has no timestamp: ${text}`);
+    return { at, line: i };
+  }
+  assert.fail(`no log line matches ${pattern}${from > 0 ? ` after line ${from}` : ''}:\n${log}`);
+}
+
+/** Milliseconds from the first log line matching `from` to the first one after it matching `to`, on the logging processes' clock. */
+export function loggedBetween(log: string, from: RegExp, to: RegExp): number {
+  const start = loggedAt(log, from);
+  return loggedAt(log, to, start.line + 1).at - start.at;
 }

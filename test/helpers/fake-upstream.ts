@@ -219,8 +219,8 @@ export function bodyOf(recorded: RecordedRequest): Record<string, unknown> {
   return JSON.parse(recorded.body) as Record<string, unknown>;
 }
 
-/** Resolves when `upstream` has recorded `n` requests, or rejects after `timeoutMs`. */
-export async function requestsReached(upstream: FakeUpstream, n: number, timeoutMs = 5_000): Promise<RecordedRequest> {
+/** Resolves when `upstream` has recorded `n` requests, or rejects after `timeoutMs` (3 × SLACK_MS of cli.ts: a bound for a loaded machine). */
+export async function requestsReached(upstream: FakeUpstream, n: number, timeoutMs = 30_000): Promise<RecordedRequest> {
   const deadline = Date.now() + timeoutMs;
   while (upstream.requests.length < n) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${n} upstream requests (got ${upstream.requests.length})`);

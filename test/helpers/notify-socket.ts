@@ -34,8 +34,9 @@ export interface NotifySocket {
 }
 
 const RECEIVER_SCRIPT = fileURLToPath(new URL('./notify-receiver.py', import.meta.url));
-const DEFAULT_WAIT_MS = 10_000;
-const BIND_TIMEOUT_MS = 10_000;
+/** Bounds for events that take milliseconds when idle, sized for a loaded machine (3 × SLACK_MS of cli.ts). */
+const DEFAULT_WAIT_MS = 30_000;
+const BIND_TIMEOUT_MS = 30_000;
 const EXIT_GRACE_MS = 2_000;
 // sockaddr_un.sun_path: 108 bytes including the terminating NUL.
 const MAX_SOCKET_PATH_BYTES = 107;

@@ -7,7 +7,8 @@
 // (loopback only), so its gateway on 127.0.0.1:8317 never collides with one on the host.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface Bind {
   host: string;
@@ -147,6 +148,61 @@ function readOr(path: string, fallback: string): string {
   }
 }
 
+/**
+ * A cgroup of its own for one systemd-nspawn, in each hierarchy systemd tracks processes in (the
+ * cgroup2 one, and a v1 name=systemd one when mounted). With --keep-unit, nspawn runs the container
+ * in "payload" below its own cgroup; on a host without systemd every process is in "/", so guests
+ * booted at the same time (another checkout's test run beside this one) shared /payload, and each
+ * guest's systemd saw the other's services in its own units' cgroups. systemd 252 then logs "Failed
+ * to kill control group /system.slice/ai-proxy.service, ignoring: Input/output error" for the PIDs
+ * it cannot map (which failed the "no complaint" scenario), and a unit's cgroup may not empty when
+ * its processes are gone. Returns the directories made (none: the boot goes on as before).
+ */
+function privateCgroups(name: string): string[] {
+  const own = readOr('/proc/self/cgroup', '').split('\n');
+  const dirs: string[] = [];
+  for (const line of readOr('/proc/self/mountinfo', '').split('\n')) {
+    const [mount, fs] = line.split(' - ');
+    const mountPoint = mount?.split(' ')[4];
+    const [type, , options = ''] = fs?.split(' ') ?? [];
+    let current: string | undefined;
+    if (type === 'cgroup2') current = own.find((l) => l.startsWith('0::'))?.slice(3);
+    else if (type === 'cgroup' && options.split(',').includes('name=systemd')) current = own.find((l) => l.split(':')[1] === 'name=systemd')?.split(':')[2];
+    if (mountPoint === undefined || current === undefined) continue;
+    const dir = join(mountPoint, current, `nspawn-${name}`);
+    try {
+      mkdirSync(dir);
+      dirs.push(dir);
+    } catch {
+      // Not ours to make (read-only, delegated elsewhere): nspawn runs where it is.
+    }
+  }
+  return dirs;
+}
+
+/** Removes cgroup directories bottom-up once their processes are gone (retried briefly while they exit). */
+function removeCgroups(dirs: string[], attempts = 20): void {
+  const left = dirs.filter((dir) => {
+    const rm = (path: string): boolean => {
+      let entries: string[];
+      try {
+        entries = readdirSync(path, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+      } catch {
+        return true;
+      }
+      const children = entries.every((e) => rm(join(path, e)));
+      try {
+        rmdirSync(path);
+        return children;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'ENOENT';
+      }
+    };
+    return !rm(dir);
+  });
+  if (left.length > 0 && attempts > 1) setTimeout(() => removeCgroups(left, attempts - 1), 100).unref();
+}
+
 export class Guest {
   private exited = false;
   private readonly onExit = (): void => this.killNow();
@@ -190,10 +246,14 @@ export class Guest {
     ];
     log(`systemd-nspawn ${args.join(' ')}`);
     const started = Date.now();
-    const nspawn = spawn('systemd-nspawn', args, {
+    const cgroups = privateCgroups(opts.machine);
+    if (cgroups.length > 0) log(`in cgroups of its own: ${cgroups.join(' ')}`);
+    // Through sh, which joins those cgroups and execs nspawn: it must be in them before it starts.
+    const nspawn = spawn('/bin/sh', ['-c', 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1/cgroup.procs"; shift; n=$((n - 1)); done; exec systemd-nspawn "$@"', 'sh', String(cgroups.length), ...cgroups, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...GUEST_ENV, TERM: 'dumb' },
     });
+    nspawn.on('exit', () => removeCgroups(cgroups));
     const consoleLines: string[] = [];
     const keep = (d: string): void => {
       for (const line of d.split('\n')) {

@@ -31,7 +31,8 @@ export function limitOf(ask: Ask): number | undefined {
   return ask.maxTokens === null ? undefined : (ask.maxTokens ?? MAX_TOKENS);
 }
 
-const TIMEOUT_MS = 10_000;
+/** The SDKs' request timeout: a hang guard, beyond the held stream's 30 s (translate-upstreams.ts) and any delay of a loaded machine. */
+const TIMEOUT_MS = 60_000;
 
 // ---------------------------------------------------------------------------------------------
 // OpenAI Chat Completions

@@ -176,8 +176,8 @@ function asJsonAnswer(text: string): string {
     .replaceAll('" of Germany. 🇩🇪"', JSON.stringify(pieces[2]));
 }
 
-/** How long a `held` stream waits for the test before it goes on anyway (the test then fails). */
-const HOLD_MS = 5_000;
+/** How long a `held` stream waits for the test before it goes on anyway (the test then fails): the client's first text takes milliseconds idle, this bound is for a loaded machine. */
+const HOLD_MS = 30_000;
 
 /**
  * The one `held` stream in flight (tests ask one at a time): `release()` lets it go on and says
@@ -282,7 +282,7 @@ function stopOnExit(t: TestContext, launcher: number): void {
     if (!isAlive(launcher)) return;
     process.kill(launcher, 'SIGTERM');
     try {
-      await waitUntil(`launcher ${launcher} stopped`, () => !isAlive(launcher), 10_000);
+      await waitUntil(`launcher ${launcher} stopped`, () => !isAlive(launcher));
     } catch (error) {
       for (const pid of [launcher, ...server]) {
         try {

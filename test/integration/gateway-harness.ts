@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
-import { get, instance, runCli, startDaemon, type CommandResult, type Instance } from '../helpers/cli.ts';
+import { get, instance, runCli, SLACK_MS, startDaemon, type CommandResult, type Instance } from '../helpers/cli.ts';
 
 export interface RunningGateway {
   url: string;
@@ -28,7 +28,7 @@ export async function startGateway(t: TestContext, yaml: string, env: NodeJS.Pro
   const inst = instance(t, yaml, env);
   const { url } = await startDaemon(inst);
   let stopped: Promise<CommandResult> | null = null;
-  const stop = (): Promise<CommandResult> => (stopped ??= runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env, timeoutMs: 20_000 }));
+  const stop = (): Promise<CommandResult> => (stopped ??= runCli(['stop', '--pid-file', inst.pidFile], { env: inst.env }));
   t.after(async () => {
     await stop();
   });
@@ -98,7 +98,7 @@ export class SseReader {
   }
 
   /** The next block, comments included; null at the end of the stream. */
-  async nextBlock(timeoutMs = 5_000): Promise<SseEvent | null> {
+  async nextBlock(timeoutMs = 3 * SLACK_MS): Promise<SseEvent | null> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const end = this.#buffer.indexOf('\n\n');
@@ -135,7 +135,7 @@ export class SseReader {
   }
 
   /** The next event (data or `event:`), skipping comments; null at the end of the stream. */
-  async next(timeoutMs = 5_000): Promise<SseEvent | null> {
+  async next(timeoutMs = 3 * SLACK_MS): Promise<SseEvent | null> {
     for (;;) {
       const block = await this.nextBlock(timeoutMs);
       if (block === null || block.data !== '' || block.event !== null) return block;
@@ -143,7 +143,7 @@ export class SseReader {
   }
 
   /** Every remaining event until the end of the stream. */
-  async rest(timeoutMs = 5_000): Promise<SseEvent[]> {
+  async rest(timeoutMs = 3 * SLACK_MS): Promise<SseEvent[]> {
     const events: SseEvent[] = [];
     for (let e = await this.next(timeoutMs); e !== null; e = await this.next(timeoutMs)) events.push(e);
     return events;

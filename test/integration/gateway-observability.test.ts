@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { get, post, runCli, waitUntil } from '../helpers/cli.ts';
+import { get, post, runCli, SLACK_MS, waitUntil } from '../helpers/cli.ts';
 import { anthropicLike, anthropicStream, Counter, fakeUpstream, json, openaiError, openaiLike, openaiStream, type Handler } from '../helpers/fake-upstream.ts';
 import { assertRedacted, expectJson, metrics, metricValue, SseReader, startGateway } from './gateway-harness.ts';
 
@@ -26,7 +26,7 @@ test('gateway: health, readiness, metrics, access lines and the admin API', asyn
   const anthropic = await fakeUpstream(t, anthropicLike());
   const yaml = (alias = ''): string => `listen: { host: 127.0.0.1, port: 0 }
 shutdown-timeout: 5s
-shutdown-delay: 1s
+shutdown-delay: 5s
 watch-config: false
 server: { cors: { enabled: true, origins: ["https://app.example"] } }
 admin: { key: "\${ADMIN_KEY}" }
@@ -55,7 +55,7 @@ models:
   const anthropicAuth = { 'x-api-key': CLIENT_KEY, 'anthropic-version': '2023-06-01' };
   const messages = [{ role: 'user', content: 'hi' }];
   /** The access line of one request, once the log has it. */
-  const accessLine = (id: string): Promise<string> => waitUntil(`the access line of ${id}`, () => gateway.log().split('\n').find((l) => l.includes(` access id=${id} `)), 5_000);
+  const accessLine = (id: string): Promise<string> => waitUntil(`the access line of ${id}`, () => gateway.log().split('\n').find((l) => l.includes(` access id=${id} `)));
 
   await t.test('/healthz and /readyz answer 200 while serving', async () => {
     assert.deepEqual(await expectJson(await get(`${url}/healthz`), 200), { status: 'ok' });
@@ -111,7 +111,7 @@ models:
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const events = openaiStream('gpt-4o', ['held']);
       res.write(events[0]);
-      await release.reached(1, 5_000, 'the test to read the gauges');
+      await release.reached(1, 3 * SLACK_MS, 'the test to read the gauges');
       res.end(events.slice(1).join(''));
     };
     const response = await post(`${url}/v1/chat/completions`, { model: 'gpt-4o', stream: true, messages }, openaiAuth);
@@ -127,7 +127,7 @@ models:
     const after = await waitUntil('the stream is closed in the gauges', async () => {
       const text = await metrics(url);
       return metricValue(text, 'ai_proxy_open_streams') === 0 ? text : undefined;
-    }, 5_000);
+    });
     assert.equal(metricValue(after, 'ai_proxy_in_flight_requests'), 1, 'only the scrape itself');
   });
 
@@ -270,12 +270,14 @@ models:
   });
 
   await t.test('stop with shutdown-delay: /readyz turns 503 at once while requests are still served, then the gateway exits', async () => {
+    // The shutdown-delay (5 s) is the window in which the two requests below must be served: it
+    // opens when the stop command, whose own start takes seconds on a loaded machine, gets through.
     const stopping = gateway.stop();
     const notReady = await waitUntil('/readyz answers 503', async () => {
       const r = await get(`${url}/readyz`);
       const body = await r.text();
       return r.status === 503 ? body : undefined;
-    }, 3_000);
+    });
     assert.deepEqual(JSON.parse(notReady), { status: 'stopping' });
     const served = await post(`${url}/v1/chat/completions`, { model: 'gpt-4o', messages }, openaiAuth);
     await expectJson(served, 200);

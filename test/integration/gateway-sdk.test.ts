@@ -52,8 +52,9 @@ models:
     { CLIENT_KEY, LIMITED_KEY, OPENAI_KEY: UPSTREAM.openai, ANTHROPIC_KEY: UPSTREAM.anthropic, GEMINI_KEY: UPSTREAM.gemini },
   );
   const url = gateway.url;
-  const oa = (apiKey = CLIENT_KEY) => new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0, timeout: 10_000 });
-  const an = (apiKey = CLIENT_KEY) => new Anthropic({ baseURL: url, apiKey, maxRetries: 0, timeout: 10_000 });
+  // The SDKs' request timeout only guards against a hang: sized for a loaded machine.
+  const oa = (apiKey = CLIENT_KEY) => new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0, timeout: 60_000 });
+  const an = (apiKey = CLIENT_KEY) => new Anthropic({ baseURL: url, apiKey, maxRetries: 0, timeout: 60_000 });
   const messages = [{ role: 'user' as const, content: 'Say hello.' }];
 
   await t.test('openai: chat.completions.create, with the gateway\'s headers on the raw response', async () => {

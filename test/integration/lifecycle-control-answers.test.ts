@@ -71,7 +71,8 @@ for (const [name, answer] of Object.entries(answers)) {
     assert.match(reload.stderr, /^ai-proxy: (the control socket|the launcher answered a reload with)/);
 
     // stop falls back to the signal systemd would send; a fake that answers "stopped" is believed, and waited for.
-    const stop = await runCli(['stop', '--pid-file', pidFile], { env, timeoutMs: 20_000 });
+    // runCli's default bound: stop's own 10 s wait for the process, plus its start under load.
+    const stop = await runCli(['stop', '--pid-file', pidFile], { env });
     noCrash('stop', stop.stderr);
     if (name === 'an answer of another kind') {
       // It said it stopped and did not: stop waits for the process, bounded, and says so.

@@ -15,7 +15,7 @@ type Kind = 'PID file' | 'log file' | 'config file';
 const KINDS: readonly Kind[] = ['PID file', 'log file', 'config file'];
 
 /** Bounds each command: a start that hangs on the path (the bug this guards against) fails here. */
-const COMMAND_TIMEOUT_MS = 20_000;
+const COMMAND_TIMEOUT_MS = 60_000;
 
 function mkfifo(path: string): void {
   const made = spawnSync('mkfifo', [path]);

@@ -133,7 +133,7 @@ test('status when the PID file is held but the control socket does not answer (l
   assert.equal(text.code, 4, text.stdout);
   assert.match(text.stdout, new RegExp(`pid ${pid} holds the PID file but does not answer on ${inst.pidFile.replace(/\.pid$/, '.sock').replace(/\./g, '\\.')}`));
   // The gateway itself still serves: unknown is about the control path, not the traffic.
-  assert.equal((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) })).status, 200);
+  assert.equal((await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(30_000) })).status, 200);
 
   process.kill(pid, 'SIGCONT');
   const again = await runCli(['status', '--json', '--pid-file', inst.pidFile], { env: inst.env });

@@ -13,8 +13,12 @@ import { seededRandom } from '../helpers/random.ts';
 
 const ROUNDS = 3;
 const EACH = 6;
-/** No command may take longer than this, however the others interleave with it. */
-const COMMAND_BOUND_MS = 30_000;
+/**
+ * No command may take longer than this, however the others interleave with it: a deadlock is for
+ * ever. 24 commands start at once here (each a Node process, some with a launcher and a server);
+ * the slowest burst took 5.8 s beside another test file, more under load.
+ */
+const COMMAND_BOUND_MS = 60_000;
 
 type Command = 'run' | 'stop' | 'reload' | 'status';
 
@@ -64,7 +68,7 @@ function validOutcome(which: Command, r: CommandResult): boolean {
   }
 }
 
-test('concurrent run -d, stop, reload and status against one PID file: at most one instance, no deadlock, valid exit codes', { timeout: 240_000 }, async (t) => {
+test('concurrent run -d, stop, reload and status against one PID file: at most one instance, no deadlock, valid exit codes', { timeout: 600_000 }, async (t) => {
   const seed = testSeed(0xc0c0);
   const rand = seededRandom(seed);
   t.diagnostic(`seed ${seed} (REL_SEED replays it)`);
@@ -116,13 +120,13 @@ test('concurrent run -d, stop, reload and status against one PID file: at most o
     const starts = await burst(Array<Command>(EACH).fill('run'));
     const winners = starts.filter((s) => s.which === 'run' && s.result.code === 0);
     assert.equal(winners.length, 1, `exactly one run -d wins the burst:\n${starts.map((s) => `${s.which} ${s.result.code}`).join(', ')}`);
-    await waitUntil('the winner serves', () => servers(inst).length === 1, 5_000);
+    await waitUntil('the winner serves', () => servers(inst).length === 1);
     assert.equal(processesMatching(inst.config).filter((p) => p.cmdline.includes('__launcher')).length, 1, 'exactly one launcher is left');
     await assertTruthful();
 
     // 2. Everything at once.
     await burst((['run', 'stop', 'reload', 'status'] as const).flatMap((c) => Array<Command>(EACH).fill(c)));
-    await waitUntil('the launchers that lost have exited', () => processesMatching(inst.config).filter((p) => p.cmdline.includes('__launcher')).length === servers(inst).length, 5_000);
+    await waitUntil('the launchers that lost have exited', () => processesMatching(inst.config).filter((p) => p.cmdline.includes('__launcher')).length === servers(inst).length);
     await assertTruthful();
 
     // 3. Two stops at once: nothing runs afterwards, and the PID file is gone.

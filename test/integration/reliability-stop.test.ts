@@ -6,14 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { connectRefused, Foreground, instance, runCli, serverPidOf, startDaemon, waitUntil, type Instance } from '../helpers/cli.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { connectRefused, Foreground, instance, loggedBetween, runCli, serverPidOf, SLACK_MS, startDaemon, waitUntil, type Instance } from '../helpers/cli.ts';
 import { exchange, processesMatching, within, scriptedChat, scriptedMessages, scriptedUpstream, type Exchange, type ScriptedUpstream, killInstanceOnExit } from '../helpers/reliability.ts';
 
 /** The launcher's own deadline grace after the shutdown timeout (KILL_GRACE_MS in supervisor.ts). */
 const KILL_GRACE_MS = 2_000;
-/** Slack for process start-up and scheduling on a loaded 2-core machine. */
-const SLACK_MS = 1_500;
+/** What every exchange may take, whatever the load: a hung one fails here. */
+const EXCHANGE_MS = 3 * SLACK_MS;
 
 const yamlFor = (up: ScriptedUpstream, shutdownTimeout: string): string =>
   `listen:\n  host: 127.0.0.1\n  port: 0\nshutdown-timeout: ${shutdownTimeout}\nproviders:\n${up.providerYaml('up', ['rel-model'])}`;
@@ -37,18 +37,19 @@ function splitCut(body: string): { relayed: string; error: string } {
   return { relayed: body.slice(0, start), error: body.slice(start) };
 }
 
-test('SIGTERM with streams shorter than the timeout: every stream and request completes, byte-exact, exit 0', { timeout: 60_000 }, async (t) => {
+test('SIGTERM with streams shorter than the timeout: every stream and request completes, byte-exact, exit 0', { timeout: 180_000 }, async (t) => {
   const up = await scriptedUpstream(t);
-  const inst = instance(t, yamlFor(up, '8s'));
+  // The work lasts ~2.4 s; a drain that waited for the timeout instead of the work would take 60 s.
+  const inst = instance(t, yamlFor(up, '60s'));
   killInstanceOnExit(t, inst.dir);
   const run = foreground(t, inst);
   const url = await run.url();
   const port = Number(new URL(url).port);
   const serverPid = await serverPidOf(run.child.pid as number);
 
-  const streams = Array.from({ length: 6 }, (_, i) => ({ id: `short-${i}`, result: exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id: `short-${i}`, events: 40, gapMs: 60 }, true), { timeoutMs: 20_000 }) }));
-  const anthropic = exchange(`${url}/v1/messages`, scriptedMessages('rel-model', { id: 'short-anthropic', events: 40, gapMs: 60 }, true), { timeoutMs: 20_000 });
-  const requests = Array.from({ length: 4 }, (_, i) => ({ id: `req-${i}`, result: exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id: `req-${i}`, gapMs: 1_200 }, false), { timeoutMs: 20_000 }) }));
+  const streams = Array.from({ length: 6 }, (_, i) => ({ id: `short-${i}`, result: exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id: `short-${i}`, events: 40, gapMs: 60 }, true), { timeoutMs: EXCHANGE_MS }) }));
+  const anthropic = exchange(`${url}/v1/messages`, scriptedMessages('rel-model', { id: 'short-anthropic', events: 40, gapMs: 60 }, true), { timeoutMs: EXCHANGE_MS });
+  const requests = Array.from({ length: 4 }, (_, i) => ({ id: `req-${i}`, result: exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id: `req-${i}`, gapMs: 1_200 }, false), { timeoutMs: EXCHANGE_MS }) }));
   // Everything is in flight: every stream has started writing and every request reached the upstream.
   await waitUntil('all streams and requests are in flight', () => up.upstream.requests.length === 11 && [...streams.map((s) => s.id), 'short-anthropic'].every((id) => (up.sent.get(id)?.length ?? 0) > 0));
 
@@ -56,8 +57,11 @@ test('SIGTERM with streams shorter than the timeout: every stream and request co
   run.child.kill('SIGTERM');
   // The listener closes at once: new connections are refused while the in-flight work drains (one
   // caught in the backlog as it closes is reset: try again).
-  await waitUntil('the listener is closed', () => connectRefused(port).catch(() => false), 5_000);
-  assert.ok(up.finished.size < 11, 'the listener closed while work was still in flight');
+  await waitUntil('the listener is closed', () => connectRefused(port).catch(() => false));
+  // The server closes the listener before it says it drains (gateway.ts): its count is the proof,
+  // not a race between this test's poll and the end of the work.
+  await run.waitFor(/draining: \d+ requests in flight/);
+  assert.ok(Number(/draining: (\d+) requests in flight/.exec(run.output)?.[1]) > 0, 'the listener closed while work was still in flight');
 
   const failures: string[] = [];
   for (const { id, result } of streams) {
@@ -70,19 +74,19 @@ test('SIGTERM with streams shorter than the timeout: every stream and request co
     const r = await result;
     if (r.status !== 200 || !r.body.toString('utf8').includes(`reply to ${id}`)) failures.push(`${id}: ${r.status} ${r.error} ${r.body.toString('utf8').slice(0, 200)}`);
   }
-  const exit = await within(run.exited, 15_000, () => `the launcher did not exit:\n${run.output}`);
+  const exit = await within(run.exited, 4 * SLACK_MS, () => `the launcher did not exit:\n${run.output}`);
   const elapsed = Date.now() - sentAt;
   t.diagnostic(`in flight at SIGTERM: 7 streams, 4 requests; completed byte-exact: ${6 - failures.filter((f) => f.startsWith('short')).length}/6 (+ the translated stream), failed: ${failures.length}; exit ${exit.code} after ${elapsed} ms`);
   assert.deepEqual(failures, []);
   assert.deepEqual(exit, { code: 0, signal: null }, run.output);
-  assert.ok(elapsed < 8_000, `drained well before the 8 s timeout (${elapsed} ms)`);
+  assert.ok(elapsed < 2 * SLACK_MS, `drained long before the 60 s timeout (${elapsed} ms)`);
   assert.match(run.output, /SIGTERM: shutting down/);
   assert.doesNotMatch(run.output, /forced/);
-  await waitUntil('the server is gone', () => processesMatching(inst.dir).every((p) => p.pid !== serverPid), 3_000);
+  await waitUntil('the server is gone', () => processesMatching(inst.dir).every((p) => p.pid !== serverPid));
   assertNothingLeft(inst);
 });
 
-test('SIGTERM with streams longer than the timeout: cut at the deadline with an error event, gone within deadline + grace, exit 2', { timeout: 60_000 }, async (t) => {
+test('SIGTERM with streams longer than the timeout: cut at the deadline with an error event, gone within deadline + grace, exit 2', { timeout: 180_000 }, async (t) => {
   const up = await scriptedUpstream(t);
   const timeoutMs = 1_000;
   const inst = instance(t, yamlFor(up, '1s'));
@@ -92,14 +96,14 @@ test('SIGTERM with streams longer than the timeout: cut at the deadline with an 
   const serverPid = await serverPidOf(run.child.pid as number);
 
   const ids = Array.from({ length: 4 }, (_, i) => `long-${i}`);
-  const streams = ids.map((id) => exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id, events: 200, gapMs: 50 }, true), { timeoutMs: 20_000 }));
-  const anthropic = exchange(`${url}/v1/messages`, scriptedMessages('rel-model', { id: 'long-anthropic', events: 200, gapMs: 50 }, true), { timeoutMs: 20_000 });
-  const slow = exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id: 'slow-request', gapMs: 10_000 }, false), { timeoutMs: 20_000 });
+  const streams = ids.map((id) => exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id, events: 200, gapMs: 50 }, true), { timeoutMs: EXCHANGE_MS }));
+  const anthropic = exchange(`${url}/v1/messages`, scriptedMessages('rel-model', { id: 'long-anthropic', events: 200, gapMs: 50 }, true), { timeoutMs: EXCHANGE_MS });
+  const slow = exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id: 'slow-request', gapMs: 10_000 }, false), { timeoutMs: EXCHANGE_MS });
   await waitUntil('all streams are in flight', () => up.upstream.requests.length === 6 && [...ids, 'long-anthropic'].every((id) => (up.sent.get(id)?.length ?? 0) > 0));
 
   const sentAt = Date.now();
   run.child.kill('SIGTERM');
-  const exit = await within(run.exited, 15_000, () => `the launcher did not exit:\n${run.output}`);
+  const exit = await within(run.exited, 4 * SLACK_MS, () => `the launcher did not exit:\n${run.output}`);
   const elapsed = Date.now() - sentAt;
   const results: Exchange[] = await Promise.all(streams);
   const failures: string[] = [];
@@ -130,34 +134,41 @@ test('SIGTERM with streams longer than the timeout: cut at the deadline with an 
   assert.deepEqual(failures, []);
   assert.deepEqual(exit, { code: 2, signal: null }, run.output);
   assert.ok(elapsed >= timeoutMs - 100, `the streams were given the whole timeout (${elapsed} ms)`);
-  assert.ok(elapsed <= timeoutMs + KILL_GRACE_MS + SLACK_MS, `gone within deadline + grace (${elapsed} ms)`);
   assert.match(run.output, /shutdown forced/);
-  await waitUntil('the server is gone', () => processesMatching(inst.dir).every((p) => p.pid !== serverPid), 3_000);
+  // The cut on the server's clock (its own deadline, not the launcher's kill), then the exit on ours.
+  const cutAfter = loggedBetween(run.output, /SIGTERM: shutting down/, /INFO server stopped \(forced/);
+  assert.ok(cutAfter < timeoutMs + SLACK_MS, `cut ${cutAfter} ms after SIGTERM, with a ${timeoutMs} ms timeout`);
+  assert.ok(elapsed < timeoutMs + KILL_GRACE_MS + SLACK_MS, `gone within deadline + grace (${elapsed} ms)`);
+  await waitUntil('the server is gone', () => processesMatching(inst.dir).every((p) => p.pid !== serverPid));
   assertNothingLeft(inst);
 });
 
-test('ai-proxy stop --timeout with streams longer than it: exit 2 and "forced" reported, nothing left', { timeout: 60_000 }, async (t) => {
+test('ai-proxy stop --timeout with streams longer than it: exit 2 and "forced" reported, nothing left', { timeout: 180_000 }, async (t) => {
   const up = await scriptedUpstream(t);
-  const inst = instance(t, yamlFor(up, '30s'));
+  const inst = instance(t, yamlFor(up, '60s'));
   killInstanceOnExit(t, inst.dir);
   const { url } = await startDaemon(inst);
   const ids = Array.from({ length: 3 }, (_, i) => `daemon-${i}`);
-  const streams = ids.map((id) => exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id, events: 200, gapMs: 50 }, true), { timeoutMs: 20_000 }));
+  const streams = ids.map((id) => exchange(`${url}/v1/chat/completions`, scriptedChat('rel-model', { id, events: 200, gapMs: 50 }, true), { timeoutMs: EXCHANGE_MS }));
   await waitUntil('all streams are in flight', () => ids.every((id) => (up.sent.get(id)?.length ?? 0) > 0));
 
   const sentAt = Date.now();
-  const stop = await runCli(['stop', '--timeout', '1s', '--pid-file', inst.pidFile], { env: inst.env, timeoutMs: 20_000 });
+  const stop = await runCli(['stop', '--timeout', '1s', '--pid-file', inst.pidFile], { env: inst.env });
   const elapsed = Date.now() - sentAt;
   const results = await Promise.all(streams);
   t.diagnostic(`stop --timeout 1s with 3 streams of ~10 s: exit ${stop.code} after ${elapsed} ms; streams cut with an error event: ${results.filter((r) => r.complete && /shutting down/.test(r.body.toString('utf8').slice(-400))).length}/3`);
   assert.equal(stop.code, 2, stop.stdout + stop.stderr);
   assert.match(stop.stdout, /forced/);
-  // This figure includes starting the `stop` command itself (a second or more on a loaded machine).
-  assert.ok(elapsed <= 1_000 + KILL_GRACE_MS + SLACK_MS + 3_000, `stop returned within deadline + grace (${elapsed} ms)`);
+  // The cut on the product's clock; the wall-clock figure includes starting the `stop` command
+  // itself (up to 3.6 s seen on a loaded machine), so it only keeps a sanity bound.
+  const log = readFileSync(inst.logFile, 'utf8');
+  const cutAfter = loggedBetween(log, /ai-proxy stop: shutting down \(delay 0s, timeout 1s\)/, /shutdown forced/);
+  assert.ok(cutAfter < 1_000 + SLACK_MS, `cut ${cutAfter} ms after the stop request, with --timeout 1s (the config says 60s)`);
+  assert.ok(elapsed >= 1_000 && elapsed < 1_000 + KILL_GRACE_MS + 2 * SLACK_MS, `stop returned within deadline + grace (${elapsed} ms)`);
   for (const r of results) {
     assert.equal(r.complete, true, `the cut stream ended properly: ${r.error}`);
     splitCut(r.body.toString('utf8'));
   }
-  assert.match(await import('node:fs').then((fs) => fs.readFileSync(inst.logFile, 'utf8')), /shutdown forced/);
+  assert.match(log, /shutdown forced/);
   assertNothingLeft(inst);
 });

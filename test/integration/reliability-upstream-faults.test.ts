@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { get, instance, runCli, serverPidOf, startDaemon, waitUntil } from '../helpers/cli.ts';
+import { get, instance, runCli, serverPidOf, SLACK_MS, startDaemon, waitUntil } from '../helpers/cli.ts';
 import { fakeUpstream, json, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import {
   collectGarbage,
@@ -32,9 +32,14 @@ import {
 
 type Fault = 'reset-before' | 'reset-mid' | 'stall-first' | 'stall-after' | 'garbage-sse' | 'html-502' | 'rate-limited' | 'truncated-json';
 
-const FIRST_BYTE_MS = 400;
-const IDLE_MS = 400;
-const RETRY_AFTER_S = 5;
+/**
+ * The faulty provider's timeouts: every answer the fake upstream gives at once must beat them on
+ * a loaded machine, or a 502 case becomes a 504; each stall case costs one of them.
+ */
+const FIRST_BYTE_MS = 1_000;
+const IDLE_MS = 1_000;
+/** Long enough that the 'later' requests below run inside it, however slow the machine. */
+const RETRY_AFTER_S = 30;
 
 /** An OpenAI-compatible upstream that fails the way each request's script asks. */
 async function faultyUpstream(t: TestContext): Promise<FakeUpstream> {
@@ -136,9 +141,9 @@ test('upstream faults end in a clean client error or a failover, and memory retu
   const inspector = await waitUntil('the server printed its inspector URL', () => inspectorUrl(readFileSync(inst.logFile, 'utf8')) ?? undefined);
   let n = 0;
   const chat = (model: string, script: Omit<Script, 'id'> & { fault?: Fault }, stream: boolean): Promise<Exchange> =>
-    exchange(`${url}/v1/chat/completions`, scriptedChat(model, { id: `f${n++}`, ...script } as Script, stream), { timeoutMs: 15_000 });
+    exchange(`${url}/v1/chat/completions`, scriptedChat(model, { id: `f${n++}`, ...script } as Script, stream), { timeoutMs: 3 * SLACK_MS });
   const messages = (model: string, script: Omit<Script, 'id'> & { fault?: Fault }, stream: boolean): Promise<Exchange> =>
-    exchange(`${url}/v1/messages`, scriptedMessages(model, { id: `f${n++}`, ...script } as Script, stream), { timeoutMs: 15_000 });
+    exchange(`${url}/v1/messages`, scriptedMessages(model, { id: `f${n++}`, ...script } as Script, stream), { timeoutMs: 3 * SLACK_MS });
   const send = (format: Format, model: string, script: Omit<Script, 'id'> & { fault?: Fault }, stream: boolean): Promise<Exchange> =>
     format === 'openai' ? chat(model, script, stream) : messages(model, script, stream);
   const figures: string[] = [];
@@ -176,7 +181,8 @@ test('upstream faults end in a clean client error or a failover, and memory retu
     const stalled = await send(format, 'faulty', { fault: 'stall-after', events: 30 }, true);
     const stalledText = stalled.body.toString('utf8');
     assert.ok(stalled.complete && endsWithStreamError(format, stalledText), `stall after the first byte (${format}) ends with an error event:\n…${stalledText.slice(-400)}`);
-    assert.ok(stalled.ms >= IDLE_MS && stalled.ms < IDLE_MS + 3_000, `cut after the idle timeout (${stalled.ms} ms)`);
+    // Without it, the default idle timeout (300 s) would hold the stream past the exchange's bound.
+    assert.ok(stalled.ms >= IDLE_MS && stalled.ms < IDLE_MS + SLACK_MS, `cut after the idle timeout (${stalled.ms} ms)`);
   }
   // Passthrough relays the upstream's bytes as they are, so the relayed prefix is exact.
   const exact = await chat('faulty', { fault: 'reset-mid', events: 30 }, true);
@@ -236,18 +242,24 @@ test('upstream faults end in a clean client error or a failover, and memory retu
       const format: Format = i % 2 === 0 ? 'openai' : 'anthropic';
       return send(format, i % 7 === 0 ? 'dead-fo' : i % 3 === 0 ? 'faulty-fo' : 'faulty', { fault, events: 12 }, fault === 'reset-mid' || fault === 'garbage-sse' || i % 4 === 0);
     }));
+  // Polled rather than paused for: the requests of a burst are over once the gauges say so.
+  const quiet = (): Promise<unknown> => waitUntil('only the scrape itself in flight, no stream open', async () => {
+    const g = await gauges();
+    return g.inFlight === 1 && g.streams === 0;
+  });
   // Warm up (JIT, pools, first allocations), then the baseline: a full GC first, so that garbage
   // not yet collected does not count.
   await burst(150, 0);
-  await pause(200, new Promise(() => undefined));
+  await quiet();
   const baseline = { heap: await collectGarbage(inspector), rss: rssOf(server), fds: fds() };
   const started = Date.now();
   const results = await burst(800, 1);
   const burstMs = Date.now() - started;
   const hung = results.filter((r) => r.error !== null && /no complete response within/.test(r.error)).length;
   assert.equal(hung, 0, 'no request of the burst hung');
-  // Let the last sockets close, then the same reading.
-  await pause(200, new Promise(() => undefined));
+  // Let the last sockets close (a leaked one never does: the assertion below then fails), then the same reading.
+  await quiet();
+  await waitUntil('the descriptors are back near the baseline', () => fds() <= baseline.fds + 8, SLACK_MS).catch(() => undefined);
   const after = { heap: await collectGarbage(inspector), rss: rssOf(server), fds: fds(), ...(await gauges()) };
   t.diagnostic(`fault burst: ${results.length} requests in ${burstMs} ms (${results.filter((r) => r.status === 200).length} answered 200: failovers, relayed and cut streams; ${results.filter((r) => r.status >= 400).length} clean errors; ${results.filter((r) => r.status === 0).length} connections cut; hung 0)`);
   t.diagnostic(`server after a forced GC: heap used ${mb(baseline.heap)} → ${mb(after.heap)} MB (bound +4 MB); RSS ${mb(baseline.rss)} → ${mb(after.rss)} MB (bound +32 MB); descriptors ${baseline.fds} → ${after.fds}; in flight ${after.inFlight} (the scrape), open streams ${after.streams}`);

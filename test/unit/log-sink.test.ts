@@ -13,7 +13,13 @@ import type { LogSink, LogSinkOptions } from '../../src/launcher/log-sink.ts';
 import { AppError } from '../../src/shared/errors.ts';
 import { seededRandom } from '../helpers/random.ts';
 
-const WAIT_MS = 10_000;
+/**
+ * For the sink to catch up. Each size rotation makes rotating-file-stream stat every file in its
+ * history, one after another; the rotation test keeps all of its 267 files (maxFiles 100 000), so
+ * its late rotations are slow, and a reopen waits for the one in progress. One wait took 1-4 s
+ * under load and over 10 s in a CI run; a stuck sink never catches up.
+ */
+const WAIT_MS = 60_000;
 const ROTATED = /^ai-proxy-\d{8}-\d{6}-\d{4}\.log(\.gz)?$/;
 
 function tempDir(t: TestContext): string {
@@ -33,10 +39,10 @@ async function open(t: TestContext, opts: LogSinkOptions): Promise<LogSink> {
   return sink;
 }
 
-async function until(what: string, condition: () => boolean): Promise<void> {
+async function until(what: string, condition: () => boolean, sink?: LogSink): Promise<void> {
   const deadline = Date.now() + WAIT_MS;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${WAIT_MS} ms waiting until ${what}${sink === undefined ? '' : ` (${sink.pendingBytes} bytes pending)`}`);
     await nextTurn();
   }
 }
@@ -121,7 +127,7 @@ async function numberedLines(t: TestContext, n: number, compress: boolean): Prom
       if (i % 10_000 === 0) reopens.push(sink.reopen());
       // Pace the writer like a real child, which cannot outrun the pipe: this test is about
       // lines surviving rotation, not about dropping them under overload.
-      await until('the sink catches up', () => sink.pendingBytes < 1024 * 1024);
+      await until('the sink catches up', () => sink.pendingBytes < 1024 * 1024, sink);
     }
   }
   stdout.end();
@@ -210,7 +216,8 @@ describe('log sink', () => {
     const file = join(dir, 'ai-proxy.log');
     const sink = await open(t, options(file));
     for (let i = 1; i <= 1000; i++) sink.write(`line ${i}`);
-    await sink.drained(5_000);
+    // drained() gives up silently at its bound: the count below would then fail.
+    await sink.drained(WAIT_MS);
     const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
     assert.equal(lines.length, 1000);
     assert.equal(lines.at(-1), 'line 1000');

@@ -12,7 +12,8 @@ import { AppError } from '../../src/shared/errors.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const pidFileModule = new URL('../../src/launcher/pid-file.ts', import.meta.url).href;
-const WAIT_MS = 10_000;
+/** For a contender's answer: eight fresh Node processes with tsx start at once here, seconds each on a loaded machine. */
+const WAIT_MS = 60_000;
 
 // A contender in another process: the lock is per open file description, so only a real second
 // process proves anything. It answers one JSON line per command and releases when stdin closes.
@@ -22,20 +23,26 @@ import { acquirePidFile } from ${JSON.stringify(pidFileModule)};
 const path = process.argv[1];
 let lock = null;
 const say = (event) => process.stdout.write(JSON.stringify({ pid: process.pid, ...event }) + '\\n');
-// Tries once, or keeps trying for up to ms milliseconds; stops at the first win.
-function attempt(ms) {
+// Tries once, or keeps trying for up to ms milliseconds; stops at the first win. Given the
+// holder's pid, it keeps trying only while that holder has the lock: once another process holds
+// it, the handover is decided and this one lost.
+function attempt(ms, holder) {
   const deadline = Date.now() + ms;
   let last;
   for (let attempts = 1; ; attempts++) {
     try { lock = acquirePidFile(path); return say({ event: 'acquired', attempts }); }
-    catch (error) { last = error; if (error.code !== 'E_PID_LOCKED' || Date.now() >= deadline) break; }
+    catch (error) {
+      last = error;
+      if (error.code !== 'E_PID_LOCKED' || Date.now() >= deadline) break;
+      if (holder !== undefined && !error.message.includes('(pid ' + holder + ')')) break;
+    }
   }
   say({ event: 'failed', code: last.code, message: last.message });
 }
 createInterface({ input: process.stdin })
   .on('line', (line) => {
-    const [command, arg] = line.split(' ');
-    if (command === 'acquire') attempt(Number(arg ?? 0));
+    const [command, arg, holder] = line.split(' ');
+    if (command === 'acquire') attempt(Number(arg ?? 0), holder);
     else if (command === 'release') { lock?.release(); lock = null; say({ event: 'released' }); }
   })
   .on('close', () => { lock?.release(); process.exit(0); });
@@ -300,8 +307,10 @@ describe('pid-file', () => {
       assert.ok(holder);
       holder.send('acquire');
       assert.equal((await holder.next()).event, 'acquired');
-      // Every challenger hammers the lock while the holder lets go; each stops at its first win.
-      for (const challenger of challengers) challenger.send('acquire 800');
+      // Every challenger hammers the lock while the holder lets go; each stops at its first win, or
+      // once another has won. The window only has to outlast the holder's release on a loaded
+      // machine (a fixed 800 ms did not: six spinning challengers compete with it for the CPU).
+      for (const challenger of challengers) challenger.send(`acquire ${WAIT_MS / 2} ${holder.pid}`);
       holder.send('release');
       assert.equal((await holder.next()).event, 'released');
       const results = await Promise.all(challengers.map((c) => c.next()));
