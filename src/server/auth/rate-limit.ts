@@ -35,7 +35,12 @@ export interface RateDecision {
 interface Gcra {
   /** Theoretical arrival time, epoch ms. */
   tat: number;
+  /** How far admissions pushed `tat` since the last full export (a restart's delta). */
+  pushed: number;
 }
+
+/** Per client name: TATs (full) or the pushes since the full export (delta), in ms. */
+export type LimiterState = Record<string, { requests: number; tokens: number }>;
 
 interface ClientLimits {
   readonly requestInterval: number | null;
@@ -62,8 +67,8 @@ export class RateLimiter {
         tpm: c.tpm ?? 0,
         tokenInterval: c.tpm === undefined ? null : WINDOW_MS / c.tpm,
         // Shared, not copied: requests still running under the old generation count here too.
-        requests: old?.requests ?? { tat: 0 },
-        tokens: old?.tokens ?? { tat: 0 },
+        requests: old?.requests ?? { tat: 0, pushed: 0 },
+        tokens: old?.tokens ?? { tat: 0, pushed: 0 },
       });
     }
   }
@@ -88,15 +93,49 @@ export class RateLimiter {
     const tat = Math.max(c.requests.tat, now) + c.requestInterval;
     const ahead = tat - now;
     if (ahead > WINDOW_MS) return refuse('requests', ahead - WINDOW_MS, requestState(c, now), tokens);
+    c.requests.pushed += tat - Math.max(c.requests.tat, now);
     c.requests.tat = tat;
     const requests = { limit: c.rpm, remaining: Math.max(0, Math.floor((WINDOW_MS - ahead) / c.requestInterval)), resetMs: Math.ceil(ahead) };
     return { allowed: true, limitedBy: null, retryAfterSeconds: 0, requests, tokens };
+  }
+
+  /**
+   * For a restart's hand-over: each client's TATs (`full`), or how far the TATs were pushed since
+   * the last full export (`delta`: the milliseconds of requests and tokens the old server admitted
+   * after it), so that the new server adds them rather than taking the later of two clocks, which
+   * would forget what both admitted while they overlapped.
+   */
+  exportState(kind: 'full' | 'delta'): LimiterState {
+    const out: LimiterState = {};
+    for (const [name, c] of this.#clients) {
+      out[name] = kind === 'full' ? { requests: c.requests.tat, tokens: c.tokens.tat } : { requests: c.requests.pushed, tokens: c.tokens.pushed };
+      if (kind === 'full') {
+        c.requests.pushed = 0;
+        c.tokens.pushed = 0;
+      }
+    }
+    return out;
+  }
+
+  importState(state: LimiterState, kind: 'full' | 'delta', now: number): void {
+    for (const [name, saved] of Object.entries(state)) {
+      const c = this.#clients.get(name);
+      if (c === undefined) continue;
+      if (kind === 'full') {
+        c.requests.tat = Math.max(c.requests.tat, saved.requests);
+        c.tokens.tat = Math.max(c.tokens.tat, saved.tokens);
+      } else {
+        if (saved.requests > 0) c.requests.tat = Math.max(c.requests.tat, now) + saved.requests;
+        if (saved.tokens > 0) c.tokens.tat = Math.max(c.tokens.tat, now) + saved.tokens;
+      }
+    }
   }
 
   /** Counts the tokens a finished request used (prompt + completion, as reported upstream). */
   recordTokens(client: Client, tokens: number, now: number): void {
     const c = this.#clients.get(client.name);
     if (c === undefined || c.tokenInterval === null || !(tokens > 0)) return;
+    c.tokens.pushed += tokens * c.tokenInterval;
     c.tokens.tat = Math.max(c.tokens.tat, now) + tokens * c.tokenInterval;
   }
 }

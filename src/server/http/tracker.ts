@@ -23,6 +23,10 @@ export class RequestTracker {
   readonly #sockets = new Set<Socket>();
   readonly #aborts = new Set<ShutdownSignal>();
   #onIdle: (() => void) | null = null;
+  /** From the start of a drain: what it let finish, and what its deadline cut (the restart's report). */
+  #finished = 0;
+  #streamsFinished = 0;
+  #cut = 0;
 
   constructor(private readonly server: Server) {
     server.on('connection', (socket: Socket) => {
@@ -59,6 +63,7 @@ export class RequestTracker {
     this.#inFlight--;
     this.#aborts.delete(abort);
     if (this.#draining) {
+      if (!abort.aborted) this.#finished++;
       // The connection this request used is idle now: close it rather than keep it alive.
       req.socket.destroySoon?.();
       this.server.closeIdleConnections();
@@ -72,6 +77,12 @@ export class RequestTracker {
 
   streamEnded(): void {
     this.#streams--;
+    if (this.#draining) this.#streamsFinished++;
+  }
+
+  /** What the drain did: requests and streams it let finish, requests its deadline cut. */
+  get report(): { finished: number; streams: number; cut: number } {
+    return { finished: this.#finished, streams: this.#streamsFinished, cut: this.#cut };
   }
 
   /** Stop accepting and wait for in-flight requests; resolves `forced: true` if the deadline cut some. */
@@ -102,7 +113,10 @@ export class RequestTracker {
   force(): void {
     this.#draining = true;
     if (this.#inFlight > 0) this.#forced = true;
-    for (const abort of this.#aborts) abort.abort();
+    for (const abort of this.#aborts) {
+      if (!abort.aborted) this.#cut++;
+      abort.abort();
+    }
     setTimeout(() => {
       this.server.closeAllConnections();
       for (const socket of this.#sockets) socket.destroy();

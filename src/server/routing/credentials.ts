@@ -103,6 +103,13 @@ export interface CredentialSnapshot {
   lastStatus: number | null;
 }
 
+/** A credential pool's state for a restart's hand-over (plain JSON). */
+export interface CredentialState {
+  credentials: Record<string, { cooldownUntil: number; reason: CooldownReason | null; lastStatus: number | null; currentWeight: number; picks: number; successes: number; failures: number; cooldowns: number }>;
+  /** Per provider, the id of the credential round-robin tries next. */
+  cursors: Record<string, string>;
+}
+
 export interface ProviderHealth {
   provider: string;
   credentials: number;
@@ -125,6 +132,8 @@ export class CredentialPool {
   readonly #now: () => number;
   readonly #cooldown: Config['cooldown'];
   readonly #authCooldownMs: number;
+  /** The counters at the last full export: a delta counts from them. */
+  #exported: Map<string, Health> | null = null;
 
   constructor(config: Pick<Config, 'providers' | 'cooldown'>, options: CredentialPoolOptions = {}) {
     const previous = options.previous;
@@ -275,6 +284,62 @@ export class CredentialPool {
       }
     }
     return out;
+  }
+
+  /**
+   * What a restart's new server must not forget (DESIGN §1, docs/operations.md "Restarts"): each
+   * credential's health by id (provider + key hash, never the key), each provider's rotation
+   * position. `full` is taken when the restart begins and remembered as the base of the `delta`
+   * the old server sends once drained: cooldowns it earned meanwhile, counters added since.
+   */
+  exportState(kind: 'full' | 'delta'): CredentialState {
+    const credentials: CredentialState['credentials'] = {};
+    for (const [id, { health: h }] of this.#slots) {
+      const base = kind === 'delta' ? this.#exported?.get(id) : undefined;
+      credentials[id] = {
+        cooldownUntil: h.cooldownUntil,
+        reason: h.reason,
+        lastStatus: h.lastStatus,
+        currentWeight: h.currentWeight,
+        picks: h.picks - (base?.picks ?? 0),
+        successes: h.successes - (base?.successes ?? 0),
+        failures: h.failures - (base?.failures ?? 0),
+        cooldowns: h.cooldowns - (base?.cooldowns ?? 0),
+      };
+    }
+    if (kind === 'full') this.#exported = new Map([...this.#slots].map(([id, { health }]) => [id, { ...health }]));
+    const cursors: Record<string, string> = {};
+    for (const p of this.#providers.values()) {
+      const next = p.slots[p.cursor % Math.max(p.slots.length, 1)];
+      if (next !== undefined) cursors[p.name] = next.credential.id;
+    }
+    return { credentials, cursors };
+  }
+
+  /** A full state replaces a fresh pool's; a delta adds what the old server counted after it. Unknown ids are ignored: the config changed. */
+  importState(state: CredentialState, kind: 'full' | 'delta'): void {
+    for (const [id, saved] of Object.entries(state.credentials)) {
+      const h = this.#slots.get(id)?.health;
+      if (h === undefined) continue;
+      if (saved.cooldownUntil > h.cooldownUntil) {
+        h.cooldownUntil = saved.cooldownUntil;
+        h.reason = saved.reason;
+      }
+      if (kind === 'full') {
+        h.currentWeight = saved.currentWeight;
+        h.lastStatus = saved.lastStatus;
+      }
+      h.picks += saved.picks;
+      h.successes += saved.successes;
+      h.failures += saved.failures;
+      h.cooldowns += saved.cooldowns;
+    }
+    if (kind !== 'full') return;
+    for (const [name, nextId] of Object.entries(state.cursors)) {
+      const p = this.#providers.get(name);
+      const index = p?.slots.findIndex((slot) => slot.credential.id === nextId) ?? -1;
+      if (p !== undefined && index >= 0) p.cursor = index;
+    }
   }
 
   /** Per provider, credentials and how many are cooling: for a prom-client gauge's `collect()`. */
