@@ -199,8 +199,8 @@ async function oneRun(run: number, notify: NotifySocket, dir: string): Promise<v
 }
 
 /**
- * The server's own apply time: the gateway's reload (re-read, validate, build the routing snapshot,
- * swap) timed around the call, in this process, on a gateway started from the same kind of config.
+ * The apply time: the launcher's load (re-read, validate) and the gateway's reload (build the
+ * routing snapshot, swap) timed around the two calls, in this process, on a gateway started from the same kind of config.
  */
 let benchOutput: Output | undefined;
 
@@ -215,13 +215,15 @@ async function inProcessApply(run: number, dir: string): Promise<void> {
   const logger = createLogger({ name: 'server', level: 'info', format: 'text', write: (line) => output.line(line) });
   const { bindListener } = await import('../src/launcher/listener.ts');
   const listener = await bindListener('127.0.0.1', 0);
-  const gateway = new Gateway({ configPath: config, overrides: {}, listen: { fd: listener.fd, host: '127.0.0.1' } }, output, logger);
-  await gateway.start();
+  const { loadConfig } = await import('../src/shared/config/load.ts');
+  const gateway = new Gateway({ instance: { config, pidFile: '' }, listen: { fd: listener.fd, host: '127.0.0.1' } }, output, logger);
+  await gateway.start(loadConfig({ path: config }), 1, null);
   try {
     for (let i = 0; i < RELOADS; i++) {
       writeFileSync(config, yaml(`in-process ${run}.${i}`));
       const started = performance.now();
-      const verdict = await gateway.reload('control');
+      // The launcher loads the config and the gateway applies it: both are the reload's cost.
+      const verdict = await gateway.reload('control', loadConfig({ path: config }));
       const ms = performance.now() - started;
       if (!verdict.ok || verdict.generation !== i + 2) throw new Error(`in-process reload not applied: ${JSON.stringify(verdict)}`);
       figures.reloadApply.samples.push(ms);

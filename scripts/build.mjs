@@ -2,7 +2,8 @@
 // `run -d` starts three Node processes and Node 20 has no compile cache, so every module
 // resolved from node_modules at startup costs time (see docs/decisions.md, "Bundling").
 import { build } from 'esbuild';
-import { renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 // zod bundles ~250 translations of its messages; ai-proxy speaks English only, and the rest is
@@ -44,6 +45,14 @@ await build({
   plugins: [zodEnglishOnly],
   metafile: false,
 });
+
+// What the running launcher compares with the files on disk (`status` says when they differ: an
+// upgrade a restart cannot apply to the launcher itself). Content-addressed, so an identical
+// rebuild is the same build.
+const hash = createHash('sha256');
+for (const name of readdirSync(outdir).filter((n) => n.endsWith('.js')).sort()) hash.update(name).update(readFileSync(join(outdir, name)));
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+writeFileSync(join(outdir, 'build-info.json'), JSON.stringify({ version, build: hash.digest('hex').slice(0, 12) }) + '\n');
 
 try {
   renameSync(finalDir, oldDir);

@@ -5,6 +5,7 @@ import { ExitCode } from '../shared/exit-codes.ts';
 import { releaseSignals } from '../shared/signals.ts';
 import { version } from '../shared/package-files.ts';
 import { ReloadCommand } from './commands/reload.ts';
+import { RestartCommand } from './commands/restart.ts';
 import { RunCommand } from './commands/run.ts';
 import { StatusCommand } from './commands/status.ts';
 import { StopCommand } from './commands/stop.ts';
@@ -12,7 +13,7 @@ import { SystemdUnitCommand } from './commands/systemd-unit.ts';
 import { ValidateCommand } from './commands/validate.ts';
 
 const cli = new Cli({ binaryLabel: 'ai-proxy', binaryName: 'ai-proxy', binaryVersion: version(), enableColors: process.stdout.isTTY === true && !process.env.NO_COLOR });
-for (const command of [RunCommand, StopCommand, StatusCommand, ReloadCommand, ValidateCommand, SystemdUnitCommand, Builtins.HelpCommand, Builtins.VersionCommand]) {
+for (const command of [RunCommand, StopCommand, StatusCommand, ReloadCommand, RestartCommand, ValidateCommand, SystemdUnitCommand, Builtins.HelpCommand, Builtins.VersionCommand]) {
   cli.register(command);
 }
 

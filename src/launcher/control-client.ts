@@ -36,6 +36,8 @@ function parseResponse(line: string): ControlResponse | null {
       return isObject(fields.verdict) && typeof fields.verdict.ok === 'boolean' && typeof fields.verdict.generation === 'number' ? (value as ControlResponse) : null;
     case 'stopped':
       return typeof fields.forced === 'boolean' ? (value as ControlResponse) : null;
+    case 'restarted':
+      return isObject(fields.verdict) && typeof fields.verdict.ok === 'boolean' ? (value as ControlResponse) : null;
     case 'error':
       return isObject(fields.error) && typeof fields.error.message === 'string' ? (value as ControlResponse) : null;
     default:

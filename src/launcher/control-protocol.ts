@@ -9,7 +9,33 @@ import type { ConfigInfo, ListenInfo, ReloadVerdict, ServerInfo } from '../share
 export type ControlRequest =
   | { id: number; cmd: 'status' }
   | { id: number; cmd: 'reload' }
-  | { id: number; cmd: 'stop'; timeoutMs: number | null };
+  | { id: number; cmd: 'stop'; timeoutMs: number | null }
+  /** `drainTimeoutMs` overrides restart-drain-timeout for the old server; `force` cuts a previous restart's drain. */
+  | { id: number; cmd: 'restart'; drainTimeoutMs: number | null; force: boolean };
+
+/** A restart's outcome: the server that serves now (the new one, or the old one when it failed). */
+export interface RestartVerdict {
+  ok: boolean;
+  source: 'control' | 'signal';
+  at: string;
+  pid: number | null;
+  version: string | null;
+  generation: number | null;
+  hash: string | null;
+  /** The server that drains now (ok), with what it had in flight at the handover. */
+  previous: { pid: number | null; inFlight: number | null; streams: number | null } | null;
+  /** Set when it failed: why; the old server was not disturbed. */
+  error?: ErrorReport;
+}
+
+/** The running launcher's code against the code on disk: after an upgrade, a new launcher needs a stop and a start. */
+export interface LauncherCode {
+  version: string;
+  build: string | null;
+  onDisk: { version: string; build: string | null } | null;
+  /** The code on disk is not the code this launcher runs. */
+  outdated: boolean;
+}
 
 export interface StatusInfo {
   pid: number;
@@ -17,12 +43,14 @@ export interface StatusInfo {
   /** Every server child, the serving one first. */
   servers: ServerInfo[];
   version: string;
+  launcher: LauncherCode;
   startedAt: string;
   uptimeSeconds: number;
-  state: 'starting' | 'ready' | 'reloading' | 'stopping';
+  state: 'starting' | 'ready' | 'reloading' | 'restarting' | 'stopping';
   listen: ListenInfo | null;
   config: ConfigInfo | null;
   lastReload: ReloadVerdict | null;
+  lastRestart: RestartVerdict | null;
   pidFile: string;
   logFile: string | null;
 }
@@ -32,4 +60,6 @@ export type ControlResponse =
   | { id: number; type: 'reloaded'; verdict: ReloadVerdict }
   | { id: number; type: 'stopping' }
   | { id: number; type: 'stopped'; forced: boolean }
+  | { id: number; type: 'restarting' }
+  | { id: number; type: 'restarted'; verdict: RestartVerdict }
   | { id: number; type: 'error'; error: ErrorReport };

@@ -18,14 +18,20 @@ export class ServerProcess {
   readonly exited: Promise<ServerExit>;
   #exit: ServerExit | null = null;
 
-  /** `listenFd`: the launcher's listening socket, which the child gets as its CHILD_LISTEN_FD. */
-  constructor(launch: ServerLaunch, listenFd: number, env: NodeJS.ProcessEnv, onMessage: (message: ServerMessage) => void) {
+  /**
+   * `listenFd`: the launcher's listening socket, which the child gets as its CHILD_LISTEN_FD.
+   * `credentials`: the user the child runs as (the config's user/group), when the launcher drops them.
+   */
+  constructor(launch: ServerLaunch, listenFd: number, env: NodeJS.ProcessEnv, onMessage: (message: ServerMessage) => void, credentials: { uid: number; gid: number } | null = null) {
+    // Resolved at each fork, from the files on disk: a restart after an upgrade runs the new server.
     const entry = fileURLToPath(new URL('./server.js', import.meta.url));
     this.child = fork(entry, [encodeLaunch(launch)], {
       detached: true,
       env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc', listenFd],
-      serialization: 'json',
+      // Structured clone, not JSON: the config the launcher sends keeps `undefined` and non-finite numbers as they are.
+      serialization: 'advanced',
+      ...(credentials === null ? {} : { uid: credentials.uid, gid: credentials.gid }),
     });
     this.child.on('message', (message) => onMessage(message as ServerMessage));
     // A send racing the child's death fails with EPIPE/ERR_IPC_CHANNEL_CLOSED; the exit handler reports it.

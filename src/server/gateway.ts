@@ -1,13 +1,14 @@
 /**
- * The gateway as a Lifecycle service: loads the config, owns the HTTP server and the current
- * snapshot, applies reloads atomically (or rejects them whole), and drains on stop.
+ * The gateway as a Lifecycle service: takes the config the launcher loaded, owns the HTTP server
+ * and the current snapshot, applies reloads atomically (or rejects them whole), hands what it has
+ * learnt to a restart's successor, and drains on stop.
  */
 import { createServer, type Server } from 'node:http';
 import { AppError, toErrorReport } from '../shared/errors.ts';
-import type { ConfigInfo, ListenInfo, ReloadSource, ReloadVerdict } from '../shared/ipc.ts';
+import type { ConfigInfo, DrainReport, GatewayState, ListenInfo, ReloadSource, ReloadVerdict } from '../shared/ipc.ts';
 import type { ServerLaunch } from '../shared/launch.ts';
 import { createLogger, journalInfoPrefix, type AppLogger } from '../shared/logger.ts';
-import { loadConfig, type LoadedConfig } from '../shared/config/load.ts';
+import type { LoadedConfig } from '../shared/config/load.ts';
 import { Metrics } from './observability/metrics.ts';
 import type { Output } from './output.ts';
 import { createRequestHandler } from './http/handler.ts';
@@ -16,6 +17,7 @@ import { RequestTracker } from './http/tracker.ts';
 import type { Service, ShutdownOptions, ShutdownResult } from './lifecycle.ts';
 import { listen } from './listen.ts';
 import { buildSnapshot, changedSections, type Snapshot } from './snapshot.ts';
+import { exportGatewayState, importGatewayState } from './state-handover.ts';
 
 export class Gateway implements Service {
   snapshot: Snapshot | null = null;
@@ -43,14 +45,10 @@ export class Gateway implements Service {
     });
   }
 
-  #load(): LoadedConfig {
-    return loadConfig({ path: this.launch.configPath ?? undefined, overrides: this.launch.overrides });
-  }
-
-  async start(): Promise<{ listen: ListenInfo; config: ConfigInfo }> {
-    const loaded = this.#load();
+  async start(loaded: LoadedConfig, generation: number, state: GatewayState | null): Promise<{ listen: ListenInfo; config: ConfigInfo }> {
     this.#useLogger(loaded);
-    this.snapshot = buildSnapshot(loaded, 1, null);
+    this.snapshot = buildSnapshot(loaded, generation, null);
+    if (state !== null) importGatewayState(this.snapshot, state);
     const config = loaded.config;
     const server = createServer({
       headersTimeout: config.server.headerTimeout,
@@ -81,30 +79,29 @@ export class Gateway implements Service {
     this.logger = createLogger({ name: 'server', level, format, journal: this.launch.journal === true, write: (line) => this.output.line(line) });
   }
 
-  async reload(source: ReloadSource): Promise<ReloadVerdict> {
-    const verdict = this.#reload(source);
+  async reload(source: ReloadSource, loaded: LoadedConfig): Promise<ReloadVerdict> {
+    const verdict = this.#reload(source, loaded);
     this.metrics.reloads.inc({ source, outcome: verdict.ok ? 'applied' : 'rejected' });
     return verdict;
   }
 
-  #reload(source: ReloadSource): ReloadVerdict {
+  #reload(source: ReloadSource, loaded: LoadedConfig): ReloadVerdict {
     const current = this.snapshot as Snapshot;
     const at = new Date().toISOString();
     try {
-      const loaded = this.#load();
       const before = current.config;
       const after = loaded.config;
       if (after.listen.host !== before.listen.host || after.listen.port !== before.listen.port) {
-        throw new AppError('E_RELOAD_REJECTED', `the listen address cannot change on reload (${before.listen.host}:${before.listen.port} → ${after.listen.host}:${after.listen.port}); restart ai-proxy to apply it`);
+        throw new AppError('E_RELOAD_REJECTED', `the listen address cannot change on reload (${before.listen.host}:${before.listen.port} → ${after.listen.host}:${after.listen.port}); apply it with ai-proxy restart`);
       }
       if (after.pidFile !== before.pidFile) {
-        throw new AppError('E_RELOAD_REJECTED', 'pid-file cannot change on reload; restart ai-proxy to apply it');
+        throw new AppError('E_RELOAD_REJECTED', 'pid-file cannot change while running; stop and start ai-proxy to apply it');
       }
       // The launcher opened the log file at start and owns it; only level and format follow a reload.
       const sinkKeys = { file: 'file', rotate: 'rotate', maxFiles: 'max-files', maxSize: 'max-size', compress: 'compress' } as const;
       const sinkChanged = (Object.keys(sinkKeys) as Array<keyof typeof sinkKeys>).filter((key) => before.log[key] !== after.log[key]);
       if (sinkChanged.length > 0) {
-        throw new AppError('E_RELOAD_REJECTED', `${sinkChanged.map((key) => `log.${sinkKeys[key]}`).join(', ')} cannot change on reload (the launcher owns the log file); restart ai-proxy to apply it`);
+        throw new AppError('E_RELOAD_REJECTED', `${sinkChanged.map((key) => `log.${sinkKeys[key]}`).join(', ')} cannot change while running (the launcher owns the log file); stop and start ai-proxy to apply it`);
       }
       if (loaded.hash === current.hash) {
         return { ok: true, source, at, generation: current.generation, hash: current.hash, changed: [] };
@@ -132,6 +129,24 @@ export class Gateway implements Service {
     this.#http.keepAliveTimeout = server.keepAliveTimeout;
   }
 
+  /** What a restart's new server must not forget: `full` when the restart begins, `delta` once drained. */
+  exportState(kind: GatewayState['kind']): GatewayState {
+    return exportGatewayState(this.snapshot, kind);
+  }
+
+  /** The old server's delta, after this one took over. */
+  mergeState(state: GatewayState): void {
+    if (this.snapshot !== null) importGatewayState(this.snapshot, state);
+  }
+
+  get drainReport(): DrainReport {
+    return this.#tracker?.report ?? { finished: 0, streams: 0, cut: 0 };
+  }
+
+  get load(): { inFlight: number; streams: number } {
+    return { inFlight: this.#tracker?.inFlight ?? 0, streams: this.#tracker?.streams ?? 0 };
+  }
+
   async stop(options: ShutdownOptions, onDraining: (inFlight: number) => void): Promise<ShutdownResult> {
     this.ready = false;
     const tracker = this.#tracker;
@@ -148,7 +163,7 @@ export class Gateway implements Service {
       this.#cutDelay = null;
     }
     // Stop accepting first: whoever hears "draining" may rely on new connections being refused.
-    const drained = tracker.drain(options.timeoutMs);
+    const drained = tracker.drain(options.timeoutMs, options.polite === true);
     onDraining(tracker.inFlight);
     const result = await drained;
     await this.snapshot?.upstreams.close();

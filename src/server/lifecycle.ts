@@ -5,11 +5,18 @@
  * asked for while stopping is rejected rather than raced with the drain.
  */
 import { toErrorReport, type ErrorReport } from '../shared/errors.ts';
-import type { ConfigInfo, ListenInfo, ReloadSource, ReloadVerdict } from '../shared/ipc.ts';
+import type { LoadedConfig } from '../shared/config/load.ts';
+import type { ConfigInfo, GatewayState, ListenInfo, ReloadSource, ReloadVerdict } from '../shared/ipc.ts';
 
 export interface ShutdownOptions {
   timeoutMs: number;
   delayMs: number;
+  /**
+   * A restart's drain: another server takes the new connections, so idle keep-alive connections
+   * are left to close at their keep-alive timeout (a client that honours the server's hint never
+   * reuses one as it closes) rather than all at once, which races a request already on its way.
+   */
+  polite?: boolean;
 }
 
 export interface ShutdownResult {
@@ -18,8 +25,12 @@ export interface ShutdownResult {
 
 /** What the Lifecycle drives: the gateway implements it. */
 export interface Service {
-  start(): Promise<{ listen: ListenInfo; config: ConfigInfo }>;
-  reload(source: ReloadSource): Promise<ReloadVerdict>;
+  /**
+   * The config comes from the launcher, which loads every one; a restart's server continues the
+   * old one's generations and gets its `state`.
+   */
+  start(loaded: LoadedConfig, generation: number, state: GatewayState | null): Promise<{ listen: ListenInfo; config: ConfigInfo }>;
+  reload(source: ReloadSource, loaded: LoadedConfig): Promise<ReloadVerdict>;
   /** Drain within the deadline, then force; resolves when nothing of the service is left running. */
   stop(options: ShutdownOptions, onDraining: (inFlight: number) => void): Promise<ShutdownResult>;
   /** Cut everything now (second SIGINT, or the launcher's order). */
@@ -29,8 +40,7 @@ export interface Service {
 export type LifecycleEvent =
   | { type: 'ready'; listen: ListenInfo; config: ConfigInfo }
   | { type: 'fatal'; error: ErrorReport }
-  | { type: 'reloading'; id: number | null; source: ReloadSource }
-  | { type: 'reloaded'; id: number | null; verdict: ReloadVerdict }
+  | { type: 'reloaded'; id: number; verdict: ReloadVerdict }
   | { type: 'stopping'; reason: string }
   | { type: 'draining'; inFlight: number }
   | { type: 'stopped'; forced: boolean };
@@ -60,9 +70,9 @@ export class Lifecycle {
     for (const observer of this.#observers) observer(event);
   }
 
-  async start(): Promise<boolean> {
+  async start(loaded: LoadedConfig, generation: number, state: GatewayState | null): Promise<boolean> {
     try {
-      const { listen, config } = await this.service.start();
+      const { listen, config } = await this.service.start(loaded, generation, state);
       this.#current = { generation: config.generation, hash: config.hash };
       this.#phase = 'ready';
       this.#emit({ type: 'ready', listen, config });
@@ -74,7 +84,7 @@ export class Lifecycle {
     }
   }
 
-  reload(source: ReloadSource, id: number | null = null): Promise<ReloadVerdict> {
+  reload(source: ReloadSource, id: number, loaded: LoadedConfig): Promise<ReloadVerdict> {
     const run = async (): Promise<ReloadVerdict> => {
       if (this.#phase !== 'ready') {
         const verdict: ReloadVerdict = {
@@ -88,8 +98,7 @@ export class Lifecycle {
         this.#emit({ type: 'reloaded', id, verdict });
         return verdict;
       }
-      this.#emit({ type: 'reloading', id, source });
-      const verdict = await this.service.reload(source);
+      const verdict = await this.service.reload(source, loaded);
       if (verdict.ok) this.#current = { generation: verdict.generation, hash: verdict.hash };
       this.#emit({ type: 'reloaded', id, verdict });
       return verdict;

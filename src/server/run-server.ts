@@ -1,15 +1,19 @@
 /**
  * Wires the server process: the gateway's Lifecycle, its observers (IPC to the launcher, the
- * log), the launcher's orders, signals sent straight to this process, and the config watcher.
+ * log), the launcher's orders, and signals sent straight to this process. The conversation with
+ * the launcher (DESIGN §1): `hello` (the IPC protocol this code speaks) → `start` (the config the
+ * launcher loaded, and a restart's state) → `ready` or `fatal`; then reloads, pings, and either a
+ * shutdown or a restart's drain, after which the last state and the drain's report go back.
  * A server whose launcher is gone (IPC channel closed) shuts down by itself: no orphans, ever.
  */
+import { existsSync } from 'node:fs';
 import { describeReport } from '../shared/errors.ts';
 import { ExitCode } from '../shared/exit-codes.ts';
-import { launcherSettings, type LauncherMessage, type ServerMessage } from '../shared/ipc.ts';
+import { IPC_PROTOCOL, type LauncherMessage, type ServerMessage } from '../shared/ipc.ts';
 import type { ServerLaunch } from '../shared/launch.ts';
 import { createLogger } from '../shared/logger.ts';
+import { version } from '../shared/package-files.ts';
 import { routeSignals } from '../shared/signals.ts';
-import { ConfigWatcher } from './config-watch.ts';
 import { Gateway } from './gateway.ts';
 import { loadPipeline } from './http/handler.ts';
 import { Lifecycle, type LifecycleEvent } from './lifecycle.ts';
@@ -18,15 +22,27 @@ import { Output } from './output.ts';
 /** Once the launcher is gone, in-flight work gets this long: the launcher's deadline no longer protects anything. */
 const ORPHAN_SHUTDOWN_MS = 1_500;
 
+/**
+ * Test-only (docs/operations.md, "Test hooks"): when this variable names a file that exists, the
+ * server exits at start after its hello, as a server crashing on new code would. A test creates
+ * the file before a restart and removes it after; a config cannot cause this, which is the point.
+ */
+const CRASH_HOOK = 'AI_PROXY_TEST_CRASH_AT_START_IF';
+
 export async function runServer(launch: ServerLaunch): Promise<void> {
   const output = new Output();
-  // Until the config is loaded, log at info in text; the gateway switches to the configured format.
+  // Until the config arrives, log at info in text; the gateway switches to the configured format.
   const logger = createLogger({ name: 'server', level: 'info', format: 'text', journal: launch.journal === true, write: (line) => output.line(line) });
   const gateway = new Gateway(launch, output, logger);
   const lifecycle = new Lifecycle(gateway);
   const send = (message: ServerMessage): void => {
     if (process.send !== undefined && process.connected) process.send(message, () => undefined);
   };
+  const sendAndFlush = (message: ServerMessage): Promise<void> =>
+    new Promise((resolve) => {
+      if (process.send === undefined || !process.connected) return resolve();
+      process.send(message, () => resolve());
+    });
 
   // The log observer goes first: a line already in the pipe when the launcher hears of a fatal
   // error still reaches the log, although the launcher kills this process on hearing it.
@@ -36,19 +52,9 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
     else if (event.type === 'stopped') log.info(event.forced ? 'stopped (forced: in-flight requests were cut at the deadline)' : 'stopped');
     else if (event.type === 'draining' && event.inFlight > 0) log.info(`draining: ${event.inFlight} requests in flight`);
   });
-  // The file is watched before the launcher hears 'ready', so an edit made as soon as `run`
-  // reports serving is seen. Started after the ready report, it came 20-30 ms late on Node 24,
-  // whose import() loads and links the pipeline's whole module graph before it returns.
-  lifecycle.observe((event) => {
-    if (event.type === 'ready') watchConfig(gateway, lifecycle);
-  });
   lifecycle.observe((event) => {
     const message = toMessage(event);
-    if (message === null) return;
-    // An applied reload swapped the snapshot before this event: its config is the new one.
-    const config = gateway.snapshot?.config;
-    if (message.t === 'reloaded' && message.verdict.ok && config !== undefined) message.settings = launcherSettings(config);
-    send(message);
+    if (message !== null) send(message);
   });
 
   const exitAfter = (promise: Promise<{ forced: boolean }>): void => {
@@ -58,20 +64,48 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
     const config = gateway.snapshot?.config;
     exitAfter(lifecycle.shutdown({ timeoutMs: config?.shutdownTimeout ?? 30_000, delayMs: config?.shutdownDelay ?? 0 }, reason));
   };
+  // A restart's old server: what it learnt while draining and what the drain did go back before it exits.
+  const drainForRestart = (timeoutMs: number): void => {
+    const drained = lifecycle.shutdown({ timeoutMs, delayMs: 0, polite: true }, 'restart');
+    exitAfter(
+      drained.then(async (result) => {
+        send({ t: 'state', id: null, state: gateway.exportState('delta') });
+        // Sent before the exit, not only queued: exit() would drop what the channel still holds.
+        await sendAndFlush({ t: 'drained', report: gateway.drainReport });
+        return result;
+      }),
+    );
+  };
 
   process.on('message', (message: LauncherMessage) => {
     switch (message.t) {
+      case 'start':
+        if (process.env[CRASH_HOOK] !== undefined && existsSync(process.env[CRASH_HOOK])) {
+          gateway.logger.fatal(`${CRASH_HOOK}: ${process.env[CRASH_HOOK]} exists; crashing at start (test hook)`);
+          process.exit(ExitCode.FAILURE);
+        }
+        void start(message.config, message.generation, message.state);
+        return;
       case 'reload':
-        void lifecycle.reload(message.source, message.id);
+        void lifecycle.reload(message.source, message.id, message.config);
         return;
       case 'shutdown':
         exitAfter(lifecycle.shutdown({ timeoutMs: message.timeoutMs, delayMs: message.delayMs }, 'launcher'));
+        return;
+      case 'drain':
+        drainForRestart(message.timeoutMs);
         return;
       case 'force':
         exitAfter(lifecycle.force('launcher'));
         return;
       case 'ping':
-        send({ t: 'pong', id: message.id });
+        send({ t: 'pong', id: message.id, ...gateway.load });
+        return;
+      case 'export-state':
+        send({ t: 'state', id: message.id, state: gateway.exportState('full') });
+        return;
+      case 'merge-state':
+        gateway.mergeState(message.state);
         return;
     }
   });
@@ -83,7 +117,8 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
   // Signals sent straight to the server (e.g. `systemctl kill`) take the launcher's paths.
   routeSignals((signal) => {
     if (signal === 'SIGTERM' || signal === 'SIGINT') shutdownFromConfig(signal);
-    else if (signal === 'SIGHUP') void lifecycle.reload('signal');
+    // The launcher loads configs: it is asked to reload, as if it had been sent the SIGHUP.
+    else if (signal === 'SIGHUP') send({ t: 'reload-request', source: 'signal' });
     else gateway.logger.info(`${signal} is handled by the launcher; ignored by the server`);
   });
   process.on('uncaughtException', (error) => {
@@ -91,25 +126,19 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
     process.exit(ExitCode.FAILURE);
   });
 
-  if (!(await lifecycle.start())) {
-    process.exitCode = ExitCode.FAILURE;
-    // Let the fatal message reach the launcher before the channel closes; closing it is no news to log.
-    process.off('disconnect', onDisconnect);
-    setTimeout(() => process.exit(ExitCode.FAILURE), 50).unref();
-    if (process.connected) process.disconnect();
-    return;
-  }
-  void loadPipeline();
-}
-
-/** Always watching, acting only while the config in force says so: a reload may turn watch-config on or off. */
-function watchConfig(gateway: Gateway, lifecycle: Lifecycle): void {
-  const path = gateway.snapshot?.path ?? null;
-  if (path === null) return;
-  const onChange = (): void => {
-    if (gateway.snapshot?.config.watchConfig === true) void lifecycle.reload('watch');
+  const start = async (...args: Parameters<Lifecycle['start']>): Promise<void> => {
+    if (!(await lifecycle.start(...args))) {
+      process.exitCode = ExitCode.FAILURE;
+      // Let the fatal message reach the launcher before the channel closes; closing it is no news to log.
+      process.off('disconnect', onDisconnect);
+      setTimeout(() => process.exit(ExitCode.FAILURE), 50).unref();
+      if (process.connected) process.disconnect();
+      return;
+    }
+    void loadPipeline();
   };
-  new ConfigWatcher(path, () => gateway.snapshot?.fileHash ?? null, onChange, (message) => gateway.logger.warn(message)).start();
+
+  send({ t: 'hello', protocol: IPC_PROTOCOL, version: version() });
 }
 
 function toMessage(event: LifecycleEvent): ServerMessage | null {
@@ -118,8 +147,6 @@ function toMessage(event: LifecycleEvent): ServerMessage | null {
       return { t: 'ready', listen: event.listen, config: event.config };
     case 'fatal':
       return { t: 'fatal', error: event.error };
-    case 'reloading':
-      return { t: 'reloading', id: event.id, source: event.source };
     case 'reloaded':
       return { t: 'reloaded', id: event.id, verdict: event.verdict };
     case 'draining':

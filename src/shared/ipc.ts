@@ -5,6 +5,7 @@
  * Plain JSON objects tagged by `t`; both sides switch on it exhaustively.
  */
 import type { ErrorReport } from './errors.ts';
+import type { LoadedConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import type { LogLevel } from './log-levels.ts';
 
@@ -35,34 +36,79 @@ export interface ReloadVerdict {
 }
 
 /**
- * The settings the launcher acts on itself (the stop deadline, its own log lines). A reload
- * applied by the server carries them, so a changed shutdown-timeout or log level reaches the
- * launcher too instead of staying at the value it read at start.
+ * The settings the launcher acts on itself (the stop deadline, its own log lines). The launcher
+ * loads every config (DESIGN §6: one loader, run as the launcher's user), so it takes them from
+ * the config it hands the server, at start and with each applied reload.
  */
 export interface LauncherSettings {
   shutdownTimeout: number;
   shutdownDelay: number;
+  restartDrainTimeout: number;
+  startupTimeout: number;
   logLevel: LogLevel;
   logFormat: 'text' | 'json';
 }
 
 export function launcherSettings(config: Config): LauncherSettings {
-  return { shutdownTimeout: config.shutdownTimeout, shutdownDelay: config.shutdownDelay, logLevel: config.log.level, logFormat: config.log.format };
+  return {
+    shutdownTimeout: config.shutdownTimeout,
+    shutdownDelay: config.shutdownDelay,
+    restartDrainTimeout: config.restartDrainTimeout,
+    startupTimeout: config.startupTimeout,
+    logLevel: config.log.level,
+    logFormat: config.log.format,
+  };
+}
+
+/**
+ * The version of the messages below. A server child built from other code than the launcher's
+ * (a restart after an upgrade) says which it speaks before anything else; a launcher refuses a
+ * child that speaks another, rather than half-working with it.
+ */
+export const IPC_PROTOCOL = 2;
+
+/**
+ * What the gateway has learnt and a new server child must not forget (credential cooldowns and
+ * rotation, rate-limit windows, budgets): opaque to the launcher, which only relays it from the
+ * old child to the new one. `full` when a restart begins; `delta` (what changed since that full
+ * one) from the old child when it has drained, so nothing it counted meanwhile is lost.
+ */
+export interface GatewayState {
+  kind: 'full' | 'delta';
+  /** Epoch ms when taken. */
+  at: number;
+  /** One entry per stateful part of the gateway, each in its own shape. */
+  sections: Record<string, unknown>;
+}
+
+export interface DrainReport {
+  /** Requests that finished during the drain, streams among them. */
+  finished: number;
+  streams: number;
+  /** Requests cut at the drain deadline. */
+  cut: number;
 }
 
 export type ServerMessage =
+  | { t: 'hello'; protocol: number; version: string }
   | { t: 'ready'; listen: ListenInfo; config: ConfigInfo }
   | { t: 'fatal'; error: ErrorReport }
-  | { t: 'reloading'; id: number | null; source: ReloadSource }
-  | { t: 'reloaded'; id: number | null; verdict: ReloadVerdict; settings?: LauncherSettings }
+  | { t: 'reloaded'; id: number; verdict: ReloadVerdict }
+  | { t: 'reload-request'; source: 'signal' }
   | { t: 'draining'; inFlight: number }
-  | { t: 'pong'; id: number };
+  | { t: 'drained'; report: DrainReport }
+  | { t: 'state'; id: number | null; state: GatewayState }
+  | { t: 'pong'; id: number; inFlight: number; streams: number };
 
 export type LauncherMessage =
-  | { t: 'reload'; id: number; source: ReloadSource }
+  | { t: 'start'; config: LoadedConfig; generation: number; state: GatewayState | null }
+  | { t: 'reload'; id: number; source: ReloadSource; config: LoadedConfig }
   | { t: 'shutdown'; timeoutMs: number; delayMs: number }
+  | { t: 'drain'; timeoutMs: number }
   | { t: 'force' }
-  | { t: 'ping'; id: number };
+  | { t: 'ping'; id: number }
+  | { t: 'export-state'; id: number }
+  | { t: 'merge-state'; state: GatewayState };
 
 /** A server child as the launcher reports it (status, run -d): a list, since a restart runs two for a while. */
 export interface ServerInfo {
@@ -71,6 +117,11 @@ export interface ServerInfo {
   phase: 'starting' | 'serving' | 'draining';
   generation: number | null;
   hash: string | null;
+  /** Requests and streams in flight, as the child last said (null before it answered). */
+  inFlight: number | null;
+  streams: number | null;
+  /** Since when it serves (or drains), ISO time; null while starting. */
+  since: string | null;
 }
 
 export interface ReadyReport {

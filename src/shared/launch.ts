@@ -1,5 +1,9 @@
-/** What the launcher tells the server it forks: passed as the server's only argument, as JSON. */
-import type { Overrides } from './config/load.ts';
+/**
+ * What the launcher tells the server it forks: passed as the server's only argument, as JSON. The
+ * config is not in it: the launcher loads every config and sends it over IPC (a `start` message),
+ * so a server child never reads the config file or its secrets itself (docs/decisions.md, "The
+ * launcher reads the config").
+ */
 
 /**
  * The descriptor number of the listening socket in a server child: the launcher passes its socket
@@ -8,9 +12,11 @@ import type { Overrides } from './config/load.ts';
 export const CHILD_LISTEN_FD = 4;
 
 export interface ServerLaunch {
-  /** Absolute config path, or null for the default search (which may end in the embedded default). */
-  configPath: string | null;
-  overrides: Overrides;
+  /**
+   * Which instance this server belongs to, so that `ps` tells (the server reads neither file: the
+   * config comes over IPC, and the PID file is the launcher's).
+   */
+  instance: { config: string | null; pidFile: string };
   /** Log lines go to the systemd journal: prefix them with their priority. */
   journal?: boolean;
   /** The listening socket the launcher owns, at CHILD_LISTEN_FD; `host` is how to name it in URLs. */

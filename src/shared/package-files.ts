@@ -31,3 +31,33 @@ export function version(): string {
   cachedVersion ??= (JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string }).version;
   return cachedVersion;
 }
+
+export interface BuildInfo {
+  version: string;
+  /** Identifies the build (a hash of what scripts/build.mjs wrote); null when running from the sources. */
+  build: string | null;
+}
+
+/** What dist/build-info.json says now, read from disk each call; null when it cannot be read. */
+export function buildInfoOnDisk(): BuildInfo | null {
+  try {
+    const pkg = JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string };
+    let build: string | null = null;
+    try {
+      build = (JSON.parse(readFileSync(packageFile('dist', 'build-info.json'), 'utf8')) as { build: string }).build;
+    } catch {
+      // running from the sources
+    }
+    return { version: pkg.version, build };
+  } catch {
+    return null;
+  }
+}
+
+let startInfo: BuildInfo | undefined;
+
+/** The code this process runs, read once, at its start (call it early: the files may change later). */
+export function runningBuild(): BuildInfo {
+  startInfo ??= buildInfoOnDisk() ?? { version: version(), build: null };
+  return startInfo;
+}

@@ -13,7 +13,7 @@ export const signalTable: ReadonlyArray<{ signal: HandledSignal | 'SIGTERM, SIGI
   { signal: 'SIGTERM, SIGINT', meaning: 'graceful shutdown: /readyz answers 503 for shutdown-delay, then stop accepting, finish in-flight requests and streams within shutdown-timeout, then force. A second SIGINT forces at once.' },
   { signal: 'SIGHUP', meaning: 'reload the config file (same path and verdict as `ai-proxy reload` and the file watcher)' },
   { signal: 'SIGUSR1', meaning: 'reopen the log file (for logrotate with `log.rotate: external`)' },
-  { signal: 'SIGUSR2', meaning: 'reserved for a zero-downtime server restart; ignored (logged) for now' },
+  { signal: 'SIGUSR2', meaning: 'restart the server child without dropping a connection, as `ai-proxy restart` does (the verdict goes to the log)' },
 ];
 
 type Handler = (signal: HandledSignal) => void;

@@ -106,10 +106,11 @@ test('SIGHUP and SIGUSR1 sent straight to the server neither kill it nor open th
   assert.equal((await get(`${url}/healthz`)).status, 200);
   assert.equal(fg.child.exitCode, null);
 
-  // The launcher itself: SIGUSR1 reopens the log (the terminal here), SIGUSR2 is reserved; neither kills it nor opens 9229.
+  // The launcher itself: SIGUSR1 reopens the log (the terminal here), SIGUSR2 restarts the server; neither kills it nor opens 9229.
   process.kill(fg.child.pid as number, 'SIGUSR1');
   process.kill(fg.child.pid as number, 'SIGUSR2');
-  await fg.waitFor(/SIGUSR2 is reserved for a zero-downtime restart/);
+  const restarted = await fg.waitFor(/restart \(signal\) done: pid (\d+) /);
+  assert.notEqual(Number(restarted[1]), server, 'a new server child serves');
   assert.equal(await connectRefused(INSPECTOR_PORT), true);
   assert.equal((await get(`${url}/healthz`)).status, 200);
 

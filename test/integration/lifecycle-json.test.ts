@@ -31,11 +31,14 @@ test('run -d, status, reload, stop --json: one object each, from start to stop',
   assert.equal(started.pidFile, inst.pidFile);
   assert.equal(started.logFile, inst.logFile);
   const [serving] = started.servers as Array<Record<string, unknown>>;
-  assert.deepEqual({ ...serving, hash: typeof serving?.hash }, { pid: server, version, phase: 'serving', generation: 1, hash: 'string' });
+  assert.deepEqual({ ...serving, hash: typeof serving?.hash, since: typeof serving?.since }, { pid: server, version, phase: 'serving', generation: 1, hash: 'string', inFlight: null, streams: null, since: 'string' });
 
   const status = parsed(await runCli(['status', '--json', '--pid-file', inst.pidFile], { env: inst.env }));
   assert.deepEqual([status.command, status.outcome, status.state, status.pid], ['status', 'running', 'running', pid]);
   assert.deepEqual((status.servers as unknown[]).length, 1);
+  // Status asks the server: its counts are fresh, not the start's nulls.
+  assert.deepEqual((status.servers as Array<Record<string, unknown>>).map((s) => [s.pid, s.inFlight, s.streams]), [[server, 0, 0]]);
+  assert.equal((status.launcher as { outdated: boolean }).outdated, false);
 
   writeFileSync(inst.config, defaultYaml('watch-config: false\nmodels:\n  aliases:\n    fast: mock\n'));
   const applied = parsed(await runCli(['reload', '--json', '--pid-file', inst.pidFile], { env: inst.env }));

@@ -119,7 +119,7 @@ test('a reload that changes the listen address is rejected with that reason, and
   writeFileSync(inst.config, defaultYaml('watch-config: false\n').replace('host: 127.0.0.1', 'host: 127.0.0.2').replace('models: [mock, mock-*]', 'models: [mock, mock-*, other]'));
   const reload = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
   assert.equal(reload.code, 1);
-  assert.match(reload.stderr, /the listen address cannot change on reload \(127\.0\.0\.1:0 → 127\.0\.0\.2:0\); restart ai-proxy to apply it/);
+  assert.match(reload.stderr, /the listen address cannot change on reload \(127\.0\.0\.1:0 → 127\.0\.0\.2:0\); apply it with ai-proxy restart/);
   await assertServes(url);
   const other = await post(`${url}/v1/chat/completions`, chat('other'));
   assert.notEqual(other.status, 200, 'the model added in the rejected file is not served');
@@ -187,7 +187,7 @@ test('a reload reaches the launcher too: a new shutdown-timeout governs the next
   writeFileSync(inst.config, yaml('shutdown-timeout: 60s\nlog:\n  rotate: external\n  max-files: 3\n'));
   const sink = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
   assert.equal(sink.code, 1);
-  assert.match(sink.stderr, /log\.rotate, log\.max-files cannot change on reload \(the launcher owns the log file\); restart ai-proxy to apply it/);
+  assert.match(sink.stderr, /log\.rotate, log\.max-files cannot change while running \(the launcher owns the log file\); stop and start ai-proxy to apply it/);
 
   writeFileSync(inst.config, yaml('shutdown-timeout: 1s\nlog:\n  format: json\n'));
   const reload = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });

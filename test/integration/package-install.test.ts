@@ -28,7 +28,7 @@ test('npm pack builds and packs only bin, dist, etc, docs, README and LICENSE; n
   t.diagnostic(`node ${process.version}, npm ${release.npmVersion}, headers ${env.npm_config_nodedir ?? 'from nodejs.org'}`);
   t.diagnostic(`${release.tarball}: ${files.length} files, ${release.size} bytes packed, ${release.unpackedSize} unpacked`);
   for (const file of files) assert.ok(ALLOWED.some((pattern) => pattern.test(file)), `the tarball ships ${file}`);
-  for (const needed of ['bin/ai-proxy.js', 'dist/cli.js', 'dist/launcher.js', 'dist/server.js', 'etc/systemd/ai-proxy.service', 'etc/ai-proxy.example.yaml', 'README.md', 'LICENSE', 'docs/operations.md']) {
+  for (const needed of ['bin/ai-proxy.js', 'dist/cli.js', 'dist/launcher.js', 'dist/server.js', 'dist/build-info.json', 'etc/systemd/ai-proxy.service', 'etc/ai-proxy.example.yaml', 'README.md', 'LICENSE', 'docs/operations.md']) {
     assert.ok(files.includes(needed), `the tarball lacks ${needed}`);
   }
 

@@ -9,7 +9,7 @@ import type { ErrorReport } from '../../shared/errors.ts';
 import type { ExitCode } from '../../shared/exit-codes.ts';
 
 export interface CommandReport {
-  command: 'run' | 'stop' | 'status' | 'reload' | 'validate';
+  command: 'run' | 'stop' | 'status' | 'reload' | 'restart' | 'validate';
   /** One word a script can switch on: started, failed, applied, rejected, signalled, stopped, forced, not-running, valid, invalid, running, dead, unknown. */
   outcome: string;
   /** The process's exit code, repeated so that a report saved to a file still says it. */

@@ -14,7 +14,7 @@ export class StatusCommand extends InstanceCommand {
   static override usage = Command.Usage({
     description: 'Show whether the gateway runs, and how',
     details: `
-      Prints the PID file it read, then the instance's PID, uptime, listen address, config file, config generation and hash, the last reload's verdict and the version.
+      Prints the PID file it read, then the instance's PID, each server child (while a restart's old one drains there are two: pid, phase, version, config generation, requests and streams in flight), uptime, listen address, config file, config generation and hash, the last reload's and restart's verdicts, the version, and a note when the code on disk is newer than the running launcher's.
 
       Exit codes follow LSB: 0 running, 1 dead but the PID file is left, 3 not running, 4 unknown (the PID file is held but the control socket does not answer).
     `,
@@ -56,15 +56,29 @@ export class StatusCommand extends InstanceCommand {
 
 function describeStatus(s: StatusInfo): string {
   const reload = s.lastReload === null ? 'none' : `${s.lastReload.ok ? 'applied' : 'rejected'} at ${s.lastReload.at} (${s.lastReload.source})${s.lastReload.ok ? '' : `: ${s.lastReload.error?.message ?? ''}`}`;
+  const r = s.lastRestart ?? null;
+  const restart = r === null ? 'none' : `${r.ok ? 'done' : 'failed'} at ${r.at} (${r.source})${r.ok ? '' : `: ${r.error?.message ?? ''}`}`;
+  // An older launcher answers without these: its status still prints.
+  const servers = (s.servers ?? []).map(
+    (c) => `  server:     pid ${c.pid ?? '-'} ${c.phase}${c.since === null ? '' : ` since ${c.since}`}, version ${c.version}, generation ${c.generation ?? '-'}, ${c.inFlight ?? '?'} requests in flight (${c.streams ?? '?'} streams)`,
+  );
+  const code = s.launcher;
+  const outdated =
+    code?.outdated === true && code.onDisk !== null
+      ? [`  note:       the code on disk (version ${code.onDisk.version}, build ${code.onDisk.build ?? '-'}) is newer than this launcher's (version ${code.version}, build ${code.build ?? '-'}): \`restart\` runs it in the server; the launcher itself takes it at the next stop and start`]
+      : [];
   return [
     `ai-proxy is running (${s.state})`,
     `  pid:        ${s.pid} (server ${s.serverPid ?? '-'})`,
+    ...servers,
     `  uptime:     ${formatUptime(s.uptimeSeconds)} (since ${s.startedAt})`,
     `  listen:     ${s.listen?.url ?? '-'}`,
     `  config:     ${s.config?.path ?? 'embedded default'} (generation ${s.config?.generation ?? '-'}, hash ${s.config?.hash ?? '-'})`,
     `  last reload: ${reload}`,
+    `  last restart: ${restart}`,
     `  log file:   ${s.logFile ?? 'stdout'}`,
-    `  version:    ${s.version}`,
+    `  version:    ${s.version}${code?.build == null ? '' : ` (build ${code.build})`}`,
+    ...outdated,
   ].join('\n');
 }
 

@@ -5,7 +5,7 @@
  * event in its client's format) and destroy the sockets.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { Server as NetServer, type Socket } from 'node:net';
 import { ShutdownSignal } from './shutdown-signal.ts';
 
 /**
@@ -21,8 +21,11 @@ export class RequestTracker {
   /** Set once force() cut what was in flight: the drain it ends is a forced one. */
   #forced = false;
   readonly #sockets = new Set<Socket>();
-  readonly #aborts = new Set<ShutdownSignal>();
+  /** Each request in flight, with its response: a drain turns off keep-alive on those not answered yet. */
+  readonly #aborts = new Map<ShutdownSignal, ServerResponse>();
   #onIdle: (() => void) | null = null;
+  /** A restart's drain: connections close by themselves (see ShutdownOptions.polite). */
+  #polite = false;
   /** From the start of a drain: what it let finish, and what its deadline cut (the restart's report). */
   #finished = 0;
   #streamsFinished = 0;
@@ -31,7 +34,10 @@ export class RequestTracker {
   constructor(private readonly server: Server) {
     server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
+      socket.once('close', () => {
+        this.#sockets.delete(socket);
+        if (this.#polite && this.#sockets.size === 0 && this.#inFlight === 0) this.#onIdle?.();
+      });
     });
   }
 
@@ -54,7 +60,7 @@ export class RequestTracker {
   begin(res: ServerResponse): ShutdownSignal {
     this.#inFlight++;
     const abort = new ShutdownSignal();
-    this.#aborts.add(abort);
+    this.#aborts.set(abort, res);
     if (this.#draining) res.shouldKeepAlive = false;
     return abort;
   }
@@ -64,6 +70,10 @@ export class RequestTracker {
     this.#aborts.delete(abort);
     if (this.#draining) {
       if (!abort.aborted) this.#finished++;
+      if (this.#polite) {
+        if (this.#inFlight === 0 && this.#sockets.size === 0) this.#onIdle?.();
+        return;
+      }
       // The connection this request used is idle now: close it rather than keep it alive.
       req.socket.destroySoon?.();
       this.server.closeIdleConnections();
@@ -85,11 +95,23 @@ export class RequestTracker {
     return { finished: this.#finished, streams: this.#streamsFinished, cut: this.#cut };
   }
 
-  /** Stop accepting and wait for in-flight requests; resolves `forced: true` if the deadline cut some. */
-  drain(timeoutMs: number): Promise<{ forced: boolean }> {
+  /**
+   * Stop accepting and wait for in-flight requests; resolves `forced: true` if the deadline cut
+   * some. `polite` (a restart) also waits for the connections to close by themselves: every answer
+   * from now on says `Connection: close`, and idle ones end at their keep-alive timeout.
+   */
+  drain(timeoutMs: number, polite = false): Promise<{ forced: boolean }> {
     this.#draining = true;
-    this.server.close();
-    this.server.closeIdleConnections();
+    this.#polite = polite;
+    for (const res of this.#aborts.values()) if (!res.headersSent) res.shouldKeepAlive = false;
+    if (polite) {
+      // http.Server#close also closes every idle connection (Node >= 19); net.Server's only stops accepting.
+      NetServer.prototype.close.call(this.server);
+    } else {
+      this.server.close();
+      this.server.closeIdleConnections();
+    }
+    const idle = (): boolean => this.#inFlight === 0 && (!polite || this.#sockets.size === 0);
     return new Promise((resolve) => {
       const done = (deadlinePassed: boolean): void => {
         clearTimeout(timer);
@@ -105,7 +127,7 @@ export class RequestTracker {
       };
       const timer = setTimeout(() => done(this.#inFlight > 0), timeoutMs);
       this.#onIdle = () => done(false);
-      if (this.#inFlight === 0) done(false);
+      if (idle()) done(false);
     });
   }
 
@@ -113,7 +135,7 @@ export class RequestTracker {
   force(): void {
     this.#draining = true;
     if (this.#inFlight > 0) this.#forced = true;
-    for (const abort of this.#aborts) {
+    for (const abort of this.#aborts.keys()) {
       if (!abort.aborted) this.#cut++;
       abort.abort();
     }

@@ -223,7 +223,20 @@ export const configSchema = z.strictObject({
     .describe('PID file (and the control socket beside it). Default: $RUNTIME_DIRECTORY/ai-proxy.pid, /run/ai-proxy/ai-proxy.pid (root), $XDG_RUNTIME_DIR/ai-proxy/ai-proxy.pid or ~/.local/state/ai-proxy/ai-proxy.pid. A reload cannot change it.'),
   'shutdown-timeout': duration('shutdown-timeout').default(30_000).describe('Time in-flight requests get to finish on stop.'),
   'shutdown-delay': duration('shutdown-delay').default(0).describe('Time /readyz answers 503 before the listener closes.'),
-  'startup-timeout': duration('startup-timeout').default(30_000).describe('How long run -d waits for the gateway to serve.'),
+  'startup-timeout': duration('startup-timeout').default(30_000).describe('How long run -d waits for the gateway to serve (and a restart for its new server).'),
+  'restart-drain-timeout': duration('restart-drain-timeout')
+    .default(900_000)
+    .describe('After a restart, how long the old server gets to finish its requests and streams while the new one takes every new connection; what outlives it is cut with an error event. Long, since LLM streams are.'),
+  user: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'expected a user name or a numeric uid')
+    .optional()
+    .describe('Run the server child as this user (name or uid), like nginx\'s workers: the launcher, started as root, binds the port and reads the config and secrets, the server does the rest unprivileged. Needs a launcher running as root; leave unset under the shipped systemd unit (DynamicUser).'),
+  group: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, 'expected a group name or a numeric gid')
+    .optional()
+    .describe('The server child\'s group (name or gid). Default: the user\'s primary group.'),
   'watch-config': z.boolean().default(true).describe('Reload when the config file changes on disk.'),
   log: logSchema,
   server: serverSchema,
