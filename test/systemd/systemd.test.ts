@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Guest, poll, run } from '../helpers/nspawn.ts';
@@ -55,6 +55,17 @@ curl -sS -N --max-time 30 -H 'content-type: application/json' \\
   ${BASE}/v1/chat/completions >/run/stream.out 2>/run/stream.err
 echo $? >/run/stream.rc
 `;
+// Requests back to back for 12 s, each on a new connection; a refused or failed one is counted.
+const LOAD_CLIENT = `#!/bin/sh
+end=$(( $(date +%s) + 12 )); ok=0; failed=0
+while [ "$(date +%s)" -lt "$end" ]; do
+  code=$(curl -sS --max-time 30 -o /dev/null -w '%{http_code}' ${BASE}/healthz 2>>/run/load.err)
+  if [ "$code" = 200 ]; then ok=$((ok + 1)); else failed=$((failed + 1)); fi
+  echo "$ok" > /run/load.progress
+done
+echo "$ok $failed" > /run/load.out
+`;
+const SOCKET_UNIT = 'ai-proxy.socket';
 const BAD_VALUE = 'listen: { port: "not-a-port" }\n';
 const BAD_YAML = 'listen: { host: 127.0.0.1, port: 8317\nproviders: [\n';
 
@@ -347,6 +358,77 @@ test('the shipped systemd unit works under a real systemd', { timeout: 15 * 60_0
       assert.match(out, /twenty/, 'the stream ended before its last word');
       assert.match(out, /data: \[DONE\]\s*$/, 'the stream has no [DONE]');
       assert.equal((await show(guest)).Result, 'success');
+    });
+
+    await scenario('`ai-proxy restart` under systemd: a new server child, the same main PID, the stream in flight finishes, READY=1 with the verdict', async () => {
+      await ensureRunning(guest);
+      const before = await show(guest);
+      const oldServers = (await gatewayProcesses(guest)).filter((p) => String(p.ppid) === before.MainPID).map((p) => p.pid);
+      await guest.exec(['rm', '-f', '/run/stream.out', '/run/stream.err', '/run/stream.rc']);
+      await guest.writeFile('/run/stream-client.sh', STREAM_CLIENT, '0755');
+      const client = await guest.exec(['systemd-run', '--quiet', '--unit=stream-client-restart', '/run/stream-client.sh']);
+      assert.equal(client.code, 0, `systemd-run: ${client.stderr}`);
+      await poll('the stream to start', 30_000, async () => /data:/.test((await guest.exec(['cat', '/run/stream.out'])).stdout));
+      const r = await guest.exec(['ai-proxy', 'restart'], { timeoutMs: 90_000 });
+      assert.equal(r.code, 0, `ai-proxy restart: ${r.code}\n${r.stdout}${r.stderr}`);
+      const after = await show(guest);
+      assert.equal(after.MainPID, before.MainPID, 'the launcher is the same process');
+      assert.equal(after.ActiveState, 'active');
+      assert.match(after.StatusText ?? '', /restart \(control\) done/, `StatusText after the restart: ${after.StatusText}`);
+      const newServers = (await gatewayProcesses(guest)).filter((p) => String(p.ppid) === before.MainPID && !oldServers.includes(p.pid));
+      assert.ok(newServers.length > 0, 'a new server child runs');
+      const rc = await poll('the stream client to finish', 30_000, async () => {
+        const c = await guest.exec(['cat', '/run/stream.rc']);
+        return c.code === 0 ? c.stdout.trim() : undefined;
+      });
+      const out = (await guest.exec(['cat', '/run/stream.out', '/run/stream.err'])).stdout;
+      assert.equal(rc, '0', `the stream was cut (curl exit ${rc}):\n${out.slice(-500)}`);
+      assert.match(out, /data: \[DONE\]\s*$/, 'the stream has no [DONE]');
+      // The watchdog follows the new server: pings go on, and systemd does not restart the unit.
+      const seen = new Set<string>([after.WatchdogTimestampMonotonic ?? '']);
+      await poll('WATCHDOG=1 pings after the restart', 30_000, async () => {
+        seen.add((await show(guest)).WatchdogTimestampMonotonic ?? '');
+        return seen.size >= 2;
+      }, 250);
+      assert.equal((await show(guest)).NRestarts, before.NRestarts);
+      for (const pid of oldServers) await poll(`the old server ${pid} to exit`, 30_000, async () => !(await alive(guest, pid)), 200);
+    });
+
+    await scenario('socket activation: `systemctl restart ai-proxy` under load refuses no connection', async () => {
+      await systemctl(guest, ['stop', UNIT], 90_000);
+      await guest.writeFile(`/etc/systemd/system/${SOCKET_UNIT}`, readFileSync(join(CHECKOUT, 'etc/systemd', SOCKET_UNIT), 'utf8'));
+      assert.equal((await systemctl(guest, ['daemon-reload'])).code, 0);
+      try {
+        const started = await systemctl(guest, ['start', SOCKET_UNIT]);
+        assert.equal(started.code, 0, `systemctl start ${SOCKET_UNIT}: ${started.out}`);
+        // The first connection starts the service (Type=notify: it serves once active).
+        assert.equal((await get(guest, '/healthz')).status, 200);
+        assert.match(await journal(guest, 200), /systemd's socket 127\.0\.0\.1:8317/, 'the launcher adopted the socket systemd passed');
+        await guest.exec(['rm', '-f', '/run/load.out']);
+        await guest.writeFile('/run/load-client.sh', LOAD_CLIENT, '0755');
+        const load = await guest.exec(['systemd-run', '--quiet', '--unit=load-client', '/run/load-client.sh']);
+        assert.equal(load.code, 0, `systemd-run: ${load.stderr}`);
+        await poll('the load to run', 30_000, async () => (await guest.exec(['test', '-s', '/run/load.progress'])).code === 0, 100);
+        const before = await show(guest);
+        for (let i = 0; i < 2; i++) {
+          const r = await systemctl(guest, ['restart', UNIT], 90_000);
+          assert.equal(r.code, 0, `systemctl restart: ${r.out}`);
+        }
+        assert.notEqual((await show(guest)).MainPID, before.MainPID, 'the service was restarted');
+        const result = await poll('the load client to finish', 60_000, async () => {
+          const c = await guest.exec(['cat', '/run/load.out']);
+          return c.code === 0 && c.stdout.trim() !== '' ? c.stdout.trim() : undefined;
+        }, 250);
+        const [ok, failed] = result.split(' ').map(Number);
+        say(`socket activation, 2 restarts under load: ${ok} requests answered, ${failed} failed`);
+        assert.equal(failed, 0, `connections were refused or failed during systemctl restart (${result})`);
+        assert.ok((ok ?? 0) > 20, `enough load ran (${result})`);
+      } finally {
+        await systemctl(guest, ['stop', SOCKET_UNIT, UNIT], 90_000);
+        await guest.exec(['rm', '-f', `/etc/systemd/system/${SOCKET_UNIT}`]);
+        await systemctl(guest, ['daemon-reload']);
+        await systemctl(guest, ['reset-failed', UNIT]);
+      }
     });
 
     await scenario('`systemctl stop` stops cleanly and leaves no process', async () => {
