@@ -12,15 +12,15 @@ import { extractKey } from '../auth/extract-key.ts';
 import { allowsModel, type Client } from '../auth/client-keys.ts';
 import { rateLimitHeaders } from '../auth/rate-limit.ts';
 import { clientErrorBody } from '../errors/client-error.ts';
-import { applyCredential, familyOf, translatedUrl, upstreamUrl } from '../providers/catalog.ts';
-import { serveMock } from '../providers/mock.ts';
+import { baseUrlOf } from '../providers/registry.ts';
 import { upstreamRequestHeaders, clientResponseHeaders } from '../proxy/headers.ts';
 import { createDispatcher } from '../proxy/dispatcher.ts';
 import { relay } from '../proxy/relay.ts';
 import { UpstreamCall } from '../proxy/upstream-call.ts';
 import { createAttemptPlan, type Attempt } from '../routing/attempt-plan.ts';
-import { wireFormatOf, type ResolvedModel } from '../routing/model-table.ts';
-import { createStreamTranslator, isTranslationError, translateError, translateRequest, translateResponse, type ToolNames, type WireFormat } from '../translate/index.ts';
+import type { ResolvedModel } from '../routing/model-table.ts';
+import type { WireFormat } from '../../shared/wire-format.ts';
+import { createStreamTranslator, isTranslationError, translateError, translateRequest, translateResponse, type ToolNames } from '../translate/index.ts';
 import { SUCCESS, type UpstreamOutcome } from '../routing/outcome.ts';
 import { upstreamWaitMs } from '../routing/retry-after.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -137,9 +137,10 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
     record.attempts = step.number;
     const attempt: Attempt = step;
     res.setHeader('x-ai-proxy-attempts', String(attempt.number));
-    if (attempt.candidate.provider.type === 'mock') {
+    const serveLocally = attempt.candidate.provider.descriptor.serveLocally;
+    if (serveLocally !== null) {
       setServedBy(res, record, attempt);
-      const mock = await serveMock(attempt.candidate.provider.config, { route, model: attempt.candidate.upstreamModel, body, stream, signal: abortOnClose(res, ctx.shutdown) }, res);
+      const mock = await serveLocally(attempt.candidate.provider.config, { route, model: attempt.candidate.upstreamModel, body, stream, signal: abortOnClose(res, ctx.shutdown) }, res);
       record.inputTokens = mock.inputTokens;
       record.outputTokens = mock.outputTokens;
       recordTokens(snapshot, client, mock.inputTokens + mock.outputTokens);
@@ -200,19 +201,22 @@ type TryResult =
  */
 function upstreamWireFor(route: ModelRoute, attempt: Attempt): WireFormat | null {
   const provider = attempt.candidate.provider;
-  if (familyOf(provider.type) !== route.family) return wireFormatOf(provider.config) as WireFormat;
-  if (provider.type === 'openai-compatible' && route.wire !== null && route.wire !== provider.wire) return provider.wire as WireFormat;
+  // Only the mock answers `any`, and it is served before this is asked.
+  const target = provider.wire as WireFormat;
+  if (provider.descriptor.family !== route.family) return target;
+  if (route.wire !== null && !provider.speaks.includes(route.wire)) return target;
   return null;
 }
 
 async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Record<string, unknown>, raw: Buffer, stream: boolean, client: Client): Promise<TryResult> {
   const { req, res, snapshot, route, record } = ctx;
   const provider = attempt.candidate.provider.config;
+  const descriptor = attempt.candidate.provider.descriptor;
   const upstreamModel = attempt.candidate.upstreamModel;
   const dispatcher = snapshot.upstreams.dispatcher(provider.name, createDispatcher) as Dispatcher;
   const headers = upstreamRequestHeaders(req.headers, provider.headers);
   const key = attempt.credential.secret();
-  applyCredential(provider.type, headers, key === '' ? null : key, provider.anthropicVersion);
+  descriptor.applyCredential(headers, key === '' ? null : key, provider);
   headers['content-type'] = 'application/json';
 
   const from = route.wire as WireFormat;
@@ -221,7 +225,7 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
   let payload: Buffer;
   let tools: ToolNames | undefined;
   if (upstreamWire === null) {
-    url = upstreamUrl(provider, route, upstreamModel, stream, route.endpoint !== 'stream-generate-content' || /[?&]alt=sse(?:&|$)/.test(req.url ?? ''));
+    url = descriptor.passthroughUrl(baseUrlOf(provider), route, upstreamModel, stream, route.endpoint !== 'stream-generate-content' || /[?&]alt=sse(?:&|$)/.test(req.url ?? ''));
     // Forward the client's bytes untouched unless the model id must change (Gemini keeps it in the URL).
     payload = route.family === 'gemini' || body.model === upstreamModel ? raw : Buffer.from(JSON.stringify({ ...body, model: upstreamModel }));
     reportOmitted(res, [], ctx.warn, '');
@@ -238,10 +242,10 @@ async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Rec
       const answer = Buffer.from(clientErrorBody(route.client, error.status, error.message));
       return { kind: 'http', label: 'untranslatable', outcome: { kind: 'http', status: error.status, body: error.message }, status: error.status, headers: { 'content-type': 'application/json' }, body: answer };
     }
-    url = translatedUrl(provider, upstreamWire, upstreamModel, stream);
+    url = descriptor.translatedUrl(baseUrlOf(provider), upstreamWire, upstreamModel, stream);
     // A translated request must not carry the client family's version headers to another family.
     delete headers['anthropic-beta'];
-    if (provider.type !== 'anthropic') delete headers['anthropic-version'];
+    if (descriptor.family !== 'anthropic') delete headers['anthropic-version'];
   }
 
   const sentAt = Date.now();
@@ -456,7 +460,7 @@ function servableBy(resolution: ResolvedModel, route: ModelRoute): ResolvedModel
 }
 
 function servesFamily(candidate: ResolvedModel['candidates'][number], route: ModelRoute): boolean {
-  const family = familyOf(candidate.provider.type);
+  const family = candidate.provider.descriptor.family;
   return family === 'any' || family === route.family;
 }
 

@@ -3,7 +3,7 @@
  * status decides the error's kind everywhere; the upstream's own type only refines it (Anthropic's
  * 529 "overloaded" becomes 503 for clients whose SDKs do not know 529).
  */
-import type { WireFormat } from './canonical.ts';
+import type { WireFormat } from '../../shared/wire-format.ts';
 import { isObject, optString } from './json-value.ts';
 
 function openaiType(status: number): string {
