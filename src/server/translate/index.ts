@@ -16,6 +16,7 @@ import { ChatStreamReader } from './chat/stream-reader.ts';
 import { ChatStreamWriter } from './chat/stream-writer.ts';
 import { readChatRequest, readChatResponse } from './chat/reader.ts';
 import { writeChatRequest, writeChatResponse } from './chat/writer.ts';
+import type { ErrorOptions } from '../errors/vocabulary.ts';
 import { clientStatus, errorBody, errorMessage, errorStatus } from './error-bodies.ts';
 import { GeminiStreamReader } from './gemini/stream-reader.ts';
 import { GeminiStreamWriter } from './gemini/stream-writer.ts';
@@ -145,9 +146,9 @@ export function translateError(from: WireFormat, to: WireFormat, status: number,
   return { status: outStatus, body: errorBody(to, outStatus, errorMessage(body, status)) };
 }
 
-/** A gateway-originated error in a client's format; `type` overrides the format's type for the status. */
-export function makeError(format: WireFormat, status: number, message: string, type?: string): unknown {
-  return errorBody(format, status, message, type);
+/** A gateway-originated error in a client's format; `options.kind` overrides the kind the status implies. */
+export function makeError(format: WireFormat, status: number, message: string, options: ErrorOptions = {}): unknown {
+  return errorBody(format, status, message, options);
 }
 
 export interface StreamTranslator {
