@@ -15,18 +15,20 @@ export interface ClientErrorResponse {
   body: string;
 }
 
+/**
+ * The status is the one the gateway chose, used as is: only an upstream's status carried to
+ * another format is mapped (translate/error-bodies.ts), so the mock's injected `mock-error-529`
+ * still reaches every client as 529.
+ */
 export function clientErrorBody(format: ClientFormat, status: number, message: string, options: ErrorOptions = {}): string {
-  const vocabulary = errorVocabularies[format];
-  return JSON.stringify(vocabulary.body(vocabulary.status(status), message, options));
+  return JSON.stringify(errorVocabularies[format].body(status, message, options));
 }
 
 /** A complete error response in the client's format. */
 export function clientError(format: ClientFormat, status: number, message: string, options: ErrorOptions = {}): ClientErrorResponse {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (options.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(0, Math.ceil(options.retryAfterSeconds)));
-  const vocabulary = errorVocabularies[format];
-  const out = vocabulary.status(status);
-  return { status: out, headers, body: JSON.stringify(vocabulary.body(out, message, options)) };
+  return { status, headers, body: clientErrorBody(format, status, message, options) };
 }
 
 /**
@@ -35,8 +37,7 @@ export function clientError(format: ClientFormat, status: number, message: strin
  * Anthropic sends `event: error`; the Responses API sends `event: error` with a flat payload.
  */
 export function streamError(format: ClientFormat, status: number, message: string, options: StreamErrorOptions = {}): string {
-  const vocabulary = errorVocabularies[format];
-  return vocabulary.streamEvent(vocabulary.status(status), message, options);
+  return errorVocabularies[format].streamEvent(status, message, options);
 }
 
 /**

@@ -25,7 +25,7 @@ export interface StreamErrorOptions extends ErrorOptions {
 }
 
 export interface ErrorVocabulary {
-  /** The status this format's clients get for `status` (529 is Anthropic's own; the others' SDKs retry a 503). */
+  /** The status this format's clients get for an upstream's `status` (529 is Anthropic's own; the others' SDKs retry a 503). */
   status(status: number): number;
   /** The whole JSON body, envelope included; `status` already passed through `status()`. */
   body(status: number, message: string, options: ErrorOptions): object;

@@ -13,7 +13,7 @@ import { relay, type RelayResult } from '../proxy/relay.ts';
 import type { Attempt } from '../routing/attempt-plan.ts';
 import { SUCCESS, type UpstreamOutcome } from '../routing/outcome.ts';
 import { clientStatus, errorBody } from '../translate/error-bodies.ts';
-import { createStreamTranslator, translateResponse, type ResponseContext, type StreamTranslator } from '../translate/index.ts';
+import { createStreamTranslator, isTranslationError, translateResponse, type ResponseContext, type StreamTranslator } from '../translate/index.ts';
 import type { WireFormat } from '../../shared/wire-format.ts';
 import { answerShutdown, noteUsage, recordUsage, setServedBy } from './attempt-record.ts';
 import type { ModelRequestContext } from './model-request.ts';
@@ -36,7 +36,7 @@ const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' });
 
 export async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Record<string, unknown>, raw: Buffer, stream: boolean, client: Client): Promise<TryResult> {
   const prepared = prepareUpstreamRequest(ctx, attempt, body, raw, stream);
-  if (prepared instanceof Error) {
+  if (isTranslationError(prepared)) {
     // Nothing went upstream: the request cannot be said in this upstream's format, and the
     // client's answer says why (in its own format), not that an upstream refused it.
     const answer = Buffer.from(clientErrorBody(ctx.route.client, prepared.status, prepared.message));
