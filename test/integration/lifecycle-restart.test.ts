@@ -171,7 +171,7 @@ test('as root: the launcher binds a port below 1024 and runs the server as the c
   assert.equal(statSync(secret).uid, 0);
   // A free privileged port: the launcher's own EADDRINUSE says when one is taken, then the next is tried.
   let started: Awaited<ReturnType<typeof startDaemon>> | null = null;
-  let port = 0;
+  let port: number;
   for (port = 900 + Math.floor(Math.random() * 100); started === null && port < 1024; port++) {
     writeFileSync(
       inst.config,

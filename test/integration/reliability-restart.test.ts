@@ -35,7 +35,7 @@ function establishedOn(pid: number, port: number): number {
   }
   let count = 0;
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(table, 'utf8');
     } catch {
