@@ -97,11 +97,11 @@ describe('usage', () => {
 
 describe('errors', () => {
   it('builds a gateway error in every client format', () => {
-    assert.deepEqual(makeError('chat', 404, 'No such model.'), { error: { message: 'No such model.', type: 'not_found_error', param: null, code: null } });
-    assert.deepEqual(makeError('responses', 429, 'Slow down.'), { error: { message: 'Slow down.', type: 'rate_limit_error', param: null, code: null } });
+    assert.deepEqual(makeError('chat', 404, 'No such model.'), { error: { message: 'No such model.', type: 'invalid_request_error', param: null, code: null } });
+    assert.deepEqual(makeError('responses', 429, 'Slow down.'), { error: { message: 'Slow down.', type: 'requests', param: null, code: 'rate_limit_exceeded' } });
     assert.deepEqual(makeError('anthropic', 401, 'Bad key.'), { type: 'error', error: { type: 'authentication_error', message: 'Bad key.' } });
     assert.deepEqual(makeError('gemini', 400, 'Bad request.'), { error: { code: 400, message: 'Bad request.', status: 'INVALID_ARGUMENT' } });
-    assert.deepEqual(makeError('anthropic', 400, 'Too big.', 'request_too_large'), { type: 'error', error: { type: 'request_too_large', message: 'Too big.' } });
+    assert.deepEqual(makeError('anthropic', 400, 'Too big.', { kind: 'request_too_large' }), { type: 'error', error: { type: 'request_too_large', message: 'Too big.' } });
   });
 
   it('maps Anthropic’s 529 to 503 for clients that do not know it, and keeps Retry-After-worthy 429s', () => {

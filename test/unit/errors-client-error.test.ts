@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientError, clientErrorBody, clientFormatOf, kindOfStatus, streamError } from '../../src/server/errors/client-error.ts';
+import { clientError, clientErrorBody, clientFormatOf, streamError } from '../../src/server/errors/client-error.ts';
+import { kindOfStatus } from '../../src/server/errors/error-kind.ts';
 
 describe('client errors: OpenAI shape', () => {
   it('has message, type, param and code, as the real API sends them', () => {
@@ -65,7 +66,7 @@ describe('client errors: stream events', () => {
   });
 
   it('ends a Gemini SSE stream with a data line holding the error envelope', () => {
-    assert.equal(streamError('gemini', 503, 'down'), 'data: {"error":{"code":503,"message":"down","status":"UNAVAILABLE"}}\n\n');
+    assert.equal(streamError('gemini', 503, 'down'), 'data: {"error":{"code":503,"message":"down","status":"UNAVAILABLE"}}\r\n\r\n');
   });
 
   it('ends a Responses API stream with its flat error event', () => {

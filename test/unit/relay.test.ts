@@ -125,7 +125,7 @@ describe('relay: the end of a failed stream', () => {
     assert.equal(result.outcome, 'upstream-failed');
     assert.ok(body.startsWith(EVENT), body);
     const last = body.slice(EVENT.length);
-    assert.match(last, /^data: \{"error":\{"code":502,.*upstream stream failed: upstream reset.*\}\n\n$/, 'the error event arrives whole before the cut');
+    assert.match(last, /^data: \{"error":\{"code":502,.*upstream stream failed: upstream reset.*\}\r\n\r\n$/, 'the error event arrives whole (ended like every Gemini event) before the cut');
     assert.ok(!complete, 'no final chunk: the client sees an incomplete response');
   });
 

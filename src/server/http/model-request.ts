@@ -2,39 +2,26 @@
  * One model request, end to end: authenticate, read and parse the body once, resolve the model,
  * then walk the attempt plan (credentials → providers → fallback models) until an upstream
  * answers. Nothing reaches the client before an attempt has succeeded or the plan is done, so
- * every retry happens before the first byte (DESIGN §8). Same-family bodies are forwarded as the
- * original bytes unless the model id must be rewritten.
+ * every retry happens before the first byte (DESIGN §8). One attempt on an upstream is
+ * upstream-attempt.ts's stages.
  */
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errors as undiciErrors, type Dispatcher } from 'undici';
 import { extractKey } from '../auth/extract-key.ts';
-import { allowsModel, type Client } from '../auth/client-keys.ts';
+import { allowsModel } from '../auth/client-keys.ts';
 import { rateLimitHeaders } from '../auth/rate-limit.ts';
-import { clientErrorBody } from '../errors/client-error.ts';
-import { applyCredential, familyOf, translatedUrl, upstreamUrl } from '../providers/catalog.ts';
-import { serveMock } from '../providers/mock.ts';
-import { upstreamRequestHeaders, clientResponseHeaders } from '../proxy/headers.ts';
-import { createDispatcher } from '../proxy/dispatcher.ts';
-import { relay } from '../proxy/relay.ts';
-import { UpstreamCall } from '../proxy/upstream-call.ts';
+import { clientResponseHeaders } from '../proxy/headers.ts';
 import { createAttemptPlan, type Attempt } from '../routing/attempt-plan.ts';
-import { wireFormatOf, type ResolvedModel } from '../routing/model-table.ts';
-import { createStreamTranslator, isTranslationError, translateError, translateRequest, translateResponse, type ToolNames, type WireFormat } from '../translate/index.ts';
-import { SUCCESS, type UpstreamOutcome } from '../routing/outcome.ts';
-import { upstreamWaitMs } from '../routing/retry-after.ts';
+import type { ResolvedModel } from '../routing/model-table.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Snapshot } from '../snapshot.ts';
 import type { AccessRecord } from './access-log.ts';
+import { answerShutdown, recordTokens, setServedBy } from './attempt-record.ts';
 import { readBody } from './body.ts';
-import { reportOmitted } from './omitted.ts';
 import { sendError } from './respond.ts';
 import type { ModelRoute } from './routes.ts';
 import type { ShutdownSignal } from './shutdown-signal.ts';
-import { extractUsage } from './usage.ts';
-
-/** Error bodies are read to classify and relay them; more than this is not an error message. */
-const ERROR_BODY_LIMIT = 64 * 1024;
+import { tryUpstream } from './upstream-attempt.ts';
 
 export interface ModelRequestContext {
   req: IncomingMessage;
@@ -137,9 +124,10 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
     record.attempts = step.number;
     const attempt: Attempt = step;
     res.setHeader('x-ai-proxy-attempts', String(attempt.number));
-    if (attempt.candidate.provider.type === 'mock') {
+    const serveLocally = attempt.candidate.provider.descriptor.serveLocally;
+    if (serveLocally !== null) {
       setServedBy(res, record, attempt);
-      const mock = await serveMock(attempt.candidate.provider.config, { route, model: attempt.candidate.upstreamModel, body, stream, signal: abortOnClose(res, ctx.shutdown) }, res);
+      const mock = await serveLocally(attempt.candidate.provider.config, { route, model: attempt.candidate.upstreamModel, body, stream, signal: abortOnClose(res, ctx.shutdown) }, res);
       record.inputTokens = mock.inputTokens;
       record.outputTokens = mock.outputTokens;
       recordTokens(snapshot, client, mock.inputTokens + mock.outputTokens);
@@ -186,260 +174,6 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   sendError(res, format, step.status, `No upstream could serve '${model}': ${step.message}`);
 }
 
-type TryResult =
-  | { kind: 'relayed'; label: string }
-  /** The answer is being relayed; `done` settles when it ends, its attempt counted. */
-  | { kind: 'relaying'; done: Promise<void> }
-  | { kind: 'http'; label: string; outcome: UpstreamOutcome; status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
-  | { kind: 'failed'; label: string; outcome: UpstreamOutcome };
-
-/**
- * Null: forward as is (same family). Otherwise the upstream's wire format to translate to. OpenAI
- * itself serves both of its APIs, so chat and Responses pass through to it; an OpenAI-compatible
- * upstream speaks the one its `wire-api` names, and the other is translated.
- */
-function upstreamWireFor(route: ModelRoute, attempt: Attempt): WireFormat | null {
-  const provider = attempt.candidate.provider;
-  if (familyOf(provider.type) !== route.family) return wireFormatOf(provider.config) as WireFormat;
-  if (provider.type === 'openai-compatible' && route.wire !== null && route.wire !== provider.wire) return provider.wire as WireFormat;
-  return null;
-}
-
-async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, body: Record<string, unknown>, raw: Buffer, stream: boolean, client: Client): Promise<TryResult> {
-  const { req, res, snapshot, route, record } = ctx;
-  const provider = attempt.candidate.provider.config;
-  const upstreamModel = attempt.candidate.upstreamModel;
-  const dispatcher = snapshot.upstreams.dispatcher(provider.name, createDispatcher) as Dispatcher;
-  const headers = upstreamRequestHeaders(req.headers, provider.headers);
-  const key = attempt.credential.secret();
-  applyCredential(provider.type, headers, key === '' ? null : key, provider.anthropicVersion);
-  headers['content-type'] = 'application/json';
-
-  const from = route.wire as WireFormat;
-  const upstreamWire = upstreamWireFor(route, attempt);
-  let url: string;
-  let payload: Buffer;
-  let tools: ToolNames | undefined;
-  if (upstreamWire === null) {
-    url = upstreamUrl(provider, route, upstreamModel, stream, route.endpoint !== 'stream-generate-content' || /[?&]alt=sse(?:&|$)/.test(req.url ?? ''));
-    // Forward the client's bytes untouched unless the model id must change (Gemini keeps it in the URL).
-    payload = route.family === 'gemini' || body.model === upstreamModel ? raw : Buffer.from(JSON.stringify({ ...body, model: upstreamModel }));
-    reportOmitted(res, [], ctx.warn, '');
-  } else {
-    try {
-      const translated = translateRequest(from, upstreamWire, body, { model: upstreamModel, stream, unsupported: snapshot.config.translation.unsupported });
-      payload = Buffer.from(JSON.stringify(translated.body));
-      tools = translated.tools;
-      reportOmitted(res, translated.omitted, ctx.warn, `request ${record.id} (${from} → ${upstreamWire}, ${provider.name}/${upstreamModel})`);
-    } catch (error) {
-      if (!isTranslationError(error)) throw error;
-      // Nothing went upstream: the request cannot be said in this upstream's format, and the
-      // client's answer says why (in its own format), not that an upstream refused it.
-      const answer = Buffer.from(clientErrorBody(route.client, error.status, error.message));
-      return { kind: 'http', label: 'untranslatable', outcome: { kind: 'http', status: error.status, body: error.message }, status: error.status, headers: { 'content-type': 'application/json' }, body: answer };
-    }
-    url = translatedUrl(provider, upstreamWire, upstreamModel, stream);
-    // A translated request must not carry the client family's version headers to another family.
-    delete headers['anthropic-beta'];
-    if (provider.type !== 'anthropic') delete headers['anthropic-version'];
-  }
-
-  const sentAt = Date.now();
-  const { call, response } = UpstreamCall.start(dispatcher, { url, method: 'POST', headers, body: payload });
-  let aborted = false;
-  const abort = (reason: Error): void => {
-    aborted = true;
-    call.abort(reason);
-  };
-  const onClose = (): void => abort(new Error('client disconnected'));
-  res.once('close', onClose);
-  const onShutdown = (): void => abort(new Error('the gateway is shutting down'));
-  ctx.shutdown.on(onShutdown);
-  const cleanup = (): void => {
-    res.off('close', onClose);
-    ctx.shutdown.off(onShutdown);
-  };
-  // timeouts.total bounds the whole upstream exchange, the relay included.
-  let timedOut = false;
-  const totalMs = provider.timeouts.total;
-  const totalTimer =
-    totalMs > 0
-      ? setTimeout(() => {
-          timedOut = true;
-          abort(new Error(`the upstream exceeded its total timeout of ${totalMs} ms`));
-        }, totalMs)
-      : null;
-  const stopTimer = (): void => {
-    if (totalTimer !== null) clearTimeout(totalTimer);
-  };
-
-  // Whatever ends the exchange before a relay owns it: the client leaving, the shutdown, a timeout
-  // or the upstream failing, while waiting for the head or while reading a body to translate.
-  const ended = (error: unknown): TryResult => {
-    cleanup();
-    stopTimer();
-    if (timedOut) return { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } };
-    if (aborted) {
-      if (ctx.shutdown.aborted) answerShutdown(res, route.client);
-      return { kind: 'relayed', label: 'aborted' };
-    }
-    const timeout = error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError || error instanceof undiciErrors.BodyTimeoutError;
-    return timeout ? { kind: 'failed', label: 'timeout', outcome: { kind: 'timeout' } } : { kind: 'failed', label: 'network_error', outcome: { kind: 'network', error } };
-  };
-
-  try {
-    await response;
-  } catch (error) {
-    return ended(error);
-  }
-
-  if (call.statusCode >= 400) {
-    let errorBody: Buffer;
-    try {
-      errorBody = await call.collect(ERROR_BODY_LIMIT);
-    } catch (error) {
-      return ended(error);
-    }
-    cleanup();
-    stopTimer();
-    const outcome: UpstreamOutcome = { kind: 'http', status: call.statusCode, headers: call.headers, body: errorBody.toString('utf8') };
-    setServedBy(res, record, attempt);
-    let status = call.statusCode;
-    let outHeaders = call.headers;
-    if (upstreamWire !== null) {
-      // The client gets the upstream's error in its own format, and when to retry as Retry-After,
-      // whichever way the upstream said it (OpenAI's reset headers, Gemini's RetryInfo in the body).
-      const translated = translateError(upstreamWire, from, status, parseJson(errorBody));
-      status = translated.status;
-      errorBody = Buffer.from(JSON.stringify(translated.body));
-      const waitMs = status === 429 || status === 503 ? upstreamWaitMs(call.headers, outcome.body, Date.now()) : null;
-      const retryAfter = waitMs === null ? call.headers['retry-after'] : String(Math.max(1, Math.ceil(waitMs / 1000)));
-      outHeaders = { 'content-type': 'application/json', ...(retryAfter === undefined ? {} : { 'retry-after': retryAfter }) };
-    }
-    return { kind: 'http', label: `http_${call.statusCode}`, outcome, status, headers: outHeaders, body: errorBody };
-  }
-
-  // Success: from here on the client has this response; no retry can follow.
-  setServedBy(res, record, attempt);
-  snapshot.credentials.report(attempt.credential, SUCCESS);
-  res.statusCode = call.statusCode;
-  const contentType = String(call.headers['content-type'] ?? '');
-  const eventStream = contentType.startsWith('text/event-stream');
-  const streamOptions = body.stream_options as { include_usage?: unknown } | undefined;
-  const responseContext = {
-    model: typeof ctx.urlModel === 'string' ? ctx.urlModel : (body.model as string),
-    requestId: record.id,
-    // As OpenAI does: the usage chunk only when the chat client asked for it.
-    includeUsage: streamOptions?.include_usage === true,
-    // The answer's calls go back under the client's tool names (built from this request alone).
-    tools,
-  };
-
-  if (upstreamWire !== null && !eventStream) {
-    let whole: Buffer;
-    try {
-      whole = await call.collect(Number.MAX_SAFE_INTEGER);
-    } catch (error) {
-      return ended(error);
-    }
-    cleanup();
-    stopTimer();
-    const translated = Buffer.from(JSON.stringify(translateResponse(upstreamWire, from, parseJson(whole), responseContext)));
-    res.setHeader('content-type', 'application/json');
-    res.setHeader('content-length', translated.length);
-    res.end(translated);
-    record.ttfbMs = Date.now() - sentAt;
-    record.bytes = translated.length;
-    noteUsage(ctx, client, whole.toString('utf8'));
-    return { kind: 'relayed', label: 'success' };
-  }
-
-  if (upstreamWire === null) {
-    const outHeaders = clientResponseHeaders(call.headers);
-    for (const name in outHeaders) if (!res.hasHeader(name)) res.setHeader(name, outHeaders[name] as string | string[]);
-  } else {
-    res.setHeader('content-type', 'text/event-stream');
-    res.setHeader('cache-control', 'no-cache');
-  }
-  if (eventStream) {
-    res.removeHeader('content-length');
-    ctx.onStream(true);
-    // A stream's client sees the headers at once, together with the first event when the
-    // upstream sent both in one go (it is already buffered: one write, one wake-up for the
-    // client). Any other answer sends them with its body: alone they cost one more write.
-    if (call.buffered === 0) res.flushHeaders();
-  }
-  cleanup();
-  let translator: ReturnType<typeof createStreamTranslator> | null = null;
-  const relayed = relay(call, res, {
-    format: route.client,
-    responses: route.wire === 'responses',
-    keepAliveMs: snapshot.config.server.streamKeepalive,
-    eventStream,
-    shutdown: ctx.shutdown,
-    // @google/genai ignores an error event: only a response cut short makes it throw.
-    cutOnFailure: route.client === 'gemini',
-    ...(upstreamWire === null ? {} : { transform: (write: (text: string) => void) => (translator = createStreamTranslator(upstreamWire, from, write, responseContext)) }),
-  });
-  const done = relayed.then((result) => {
-    stopTimer();
-    if (eventStream) ctx.onStream(false);
-    record.ttfbMs = result.firstByteAt === 0 ? null : result.firstByteAt - sentAt;
-    record.bytes = result.bytes;
-    record.outcome = result.outcome;
-    // Counted as a success when the headers came; a stream that broke later still marks the key.
-    if (result.outcome === 'upstream-failed') snapshot.credentials.report(attempt.credential, { kind: 'network' });
-    const translatedUsage = (translator as ReturnType<typeof createStreamTranslator> | null)?.usage() ?? null;
-    if (translatedUsage !== null) {
-      recordUsage(ctx, client, translatedUsage.inputTokens, translatedUsage.outputTokens);
-    } else {
-      noteUsage(ctx, client, result.tail, result.head);
-    }
-    if (result.firstByteAt !== 0) ctx.metrics.ttfb.observe({ route: route.endpoint, provider: provider.name }, (result.firstByteAt - sentAt) / 1000);
-    ctx.metrics.attempts.inc({ provider: attempt.candidate.provider.name, outcome: result.outcome === 'complete' ? 'success' : result.outcome.replace('-', '_') });
-  });
-  return { kind: 'relaying', done };
-}
-
-function noteUsage(ctx: ModelRequestContext, client: Client, text: string, head?: string): void {
-  const usage = extractUsage(text, head);
-  if (usage !== null) recordUsage(ctx, client, usage.input, usage.output);
-}
-
-function recordUsage(ctx: ModelRequestContext, client: Client, input: number, output: number): void {
-  ctx.record.inputTokens = input;
-  ctx.record.outputTokens = output;
-  recordTokens(ctx.snapshot, client, input + output);
-}
-
-function parseJson(bytes: Buffer): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return { error: { message: bytes.toString('utf8').slice(0, 500) } };
-  }
-}
-
-/** A request the forced stop caught before its answer started gets an error it can act on (retry elsewhere), not a bare hang-up. */
-function answerShutdown(res: ServerResponse, format: ModelRoute['client']): void {
-  if (res.headersSent || res.destroyed) return;
-  res.shouldKeepAlive = false;
-  sendError(res, format, 503, 'The gateway is shutting down; retry the request (against another instance).', { kind: 'overloaded' });
-}
-
-function setServedBy(res: ServerResponse, record: AccessRecord, attempt: Attempt): void {
-  record.provider = attempt.candidate.provider.name;
-  record.upstreamModel = attempt.candidate.upstreamModel;
-  if (!res.headersSent) {
-    res.setHeader('x-ai-proxy-provider', attempt.candidate.provider.name);
-    res.setHeader('x-ai-proxy-model', attempt.candidate.upstreamModel);
-  }
-}
-
-function recordTokens(snapshot: Snapshot, client: Client, tokens: number): void {
-  if (client.tpm !== null && tokens > 0) snapshot.limits.recordTokens(client, tokens, Date.now());
-}
-
 /**
  * Candidates that can take this route: the same API family (passthrough), the mock, or, for
  * endpoints a translator carries (chat, responses, messages, generateContent), any family.
@@ -456,7 +190,7 @@ function servableBy(resolution: ResolvedModel, route: ModelRoute): ResolvedModel
 }
 
 function servesFamily(candidate: ResolvedModel['candidates'][number], route: ModelRoute): boolean {
-  const family = familyOf(candidate.provider.type);
+  const family = candidate.provider.descriptor.family;
   return family === 'any' || family === route.family;
 }
 

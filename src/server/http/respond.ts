@@ -1,6 +1,7 @@
 /** Small, allocation-lean response writers shared by the handlers. */
 import type { ServerResponse } from 'node:http';
-import { clientError, type ClientFormat, type ErrorOptions } from '../errors/client-error.ts';
+import { clientError, type ClientFormat } from '../errors/client-error.ts';
+import type { ErrorOptions } from '../errors/vocabulary.ts';
 
 export function sendJson(res: ServerResponse, status: number, body: string, headers?: Record<string, string>): void {
   if (res.headersSent) {

@@ -3,9 +3,8 @@
  * a translator would read (null where only same-format passthrough makes sense), and where the
  * model id lives (body field, or the Gemini URL).
  */
+import type { WireFormat } from '../../shared/wire-format.ts';
 import type { ClientFormat } from '../errors/client-error.ts';
-
-export type WireFormat = 'chat' | 'responses' | 'anthropic' | 'gemini';
 
 export type Endpoint =
   | 'chat-completions'

@@ -10,6 +10,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { ProviderConfig } from '../../shared/config/schema.ts';
+import { descriptorOf } from '../providers/registry.ts';
 
 interface Entry {
   readonly signature: string;
@@ -29,7 +30,8 @@ export class UpstreamPool {
   static build(providers: readonly ProviderConfig[], previous: UpstreamPool | null): UpstreamPool {
     const entries = new Map<string, Entry>();
     for (const provider of providers) {
-      if (provider.type === 'mock') continue;
+      // A provider served in-process (the mock) has no connections to pool.
+      if (descriptorOf(provider.type).serveLocally !== null) continue;
       const signature = JSON.stringify([provider.timeouts, provider.proxy ?? null]);
       const old = previous?.entries.get(provider.name);
       const entry = old !== undefined && old.signature === signature ? old : { signature, provider, dispatcher: null, refs: 0 };

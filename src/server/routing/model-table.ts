@@ -5,15 +5,19 @@
  */
 import { AppError } from '../../shared/errors.ts';
 import type { Config, ProviderConfig, ProviderType } from '../../shared/config/schema.ts';
+import type { WireFormat } from '../../shared/wire-format.ts';
+import type { ProviderDescriptor } from '../providers/descriptor.ts';
+import { descriptorOf } from '../providers/registry.ts';
 import { compileGlob, isGlob, literalPrefix, type ModelMatcher } from './glob.ts';
-
-/** The wire format a provider speaks; `any` (mock) answers every client format natively. */
-export type WireFormat = 'chat' | 'responses' | 'anthropic' | 'gemini' | 'any';
 
 export interface RouteProvider {
   readonly name: string;
   readonly type: ProviderType;
-  readonly wire: WireFormat;
+  readonly descriptor: ProviderDescriptor;
+  /** What a request it does not speak natively is translated to; `any` (mock) answers every client format natively. */
+  readonly wire: WireFormat | 'any';
+  /** The formats it takes without translation (from its descriptor, for this config). */
+  readonly speaks: readonly WireFormat[];
   /** Position in `providers`: the final tie-breaker. */
   readonly index: number;
   readonly config: ProviderConfig;
@@ -113,20 +117,6 @@ interface Match {
 const CACHE_LIMIT = 4096;
 const NO_FALLBACKS: readonly string[] = Object.freeze([]);
 
-export function wireFormatOf(provider: Pick<ProviderConfig, 'type' | 'wireApi'>): WireFormat {
-  switch (provider.type) {
-    case 'openai':
-    case 'openai-compatible':
-      return provider.wireApi;
-    case 'anthropic':
-      return 'anthropic';
-    case 'gemini':
-      return 'gemini';
-    case 'mock':
-      return 'any';
-  }
-}
-
 export function unknownModelMessage(model: string): string {
   return `The model '${model}' does not exist or is not served by this gateway. List the available model ids with GET /v1/models.`;
 }
@@ -150,7 +140,8 @@ export class ModelTable {
     const prefixes = new Map<string, ProviderRules[]>();
     const disabled: RouteProvider[] = [];
     config.providers.forEach((pc, index) => {
-      const provider: RouteProvider = Object.freeze({ name: pc.name, type: pc.type, wire: wireFormatOf(pc), index, config: pc });
+      const descriptor = descriptorOf(pc.type);
+      const provider: RouteProvider = Object.freeze({ name: pc.name, type: pc.type, descriptor, wire: descriptor.translatesTo(pc), speaks: descriptor.speaks(pc), index, config: pc });
       byName.set(pc.name, provider);
       if (pc.disabled) {
         disabled.push(provider);

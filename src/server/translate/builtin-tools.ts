@@ -10,7 +10,8 @@
  * Gemini 1.x and 2.x reject built-in tools beside function declarations in one request; there
  * they are left out when the request has function tools (Gemini 3 takes both).
  */
-import type { BuiltinTool, Request, WireFormat } from './canonical.ts';
+import type { WireFormat } from '../../shared/wire-format.ts';
+import type { BuiltinTool, Request } from './canonical.ts';
 
 export function builtinsFor(request: Request, target: WireFormat, model: string): void {
   const builtins = request.builtins;

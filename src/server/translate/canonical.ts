@@ -9,7 +9,6 @@
 import type { Signer } from './signatures.ts';
 import type { ToolNames } from './tool-names.ts';
 
-export type WireFormat = 'chat' | 'responses' | 'anthropic' | 'gemini';
 
 /**
  * Token counts in one convention whatever the upstream reported. `inputTokens` counts the whole

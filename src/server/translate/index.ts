@@ -10,11 +10,13 @@ import { AnthropicStreamWriter } from './anthropic/stream-writer.ts';
 import { readAnthropicRequest, readAnthropicResponse } from './anthropic/reader.ts';
 import { writeAnthropicRequest, writeAnthropicResponse } from './anthropic/writer.ts';
 import { anthropicBuiltinName, builtinsFor } from './builtin-tools.ts';
-import type { Request, Response, ResponseContext, StreamSink, Usage, WireFormat } from './canonical.ts';
+import type { WireFormat } from '../../shared/wire-format.ts';
+import type { Request, Response, ResponseContext, StreamSink, Usage } from './canonical.ts';
 import { ChatStreamReader } from './chat/stream-reader.ts';
 import { ChatStreamWriter } from './chat/stream-writer.ts';
 import { readChatRequest, readChatResponse } from './chat/reader.ts';
 import { writeChatRequest, writeChatResponse } from './chat/writer.ts';
+import type { ErrorOptions } from '../errors/vocabulary.ts';
 import { clientStatus, errorBody, errorMessage, errorStatus } from './error-bodies.ts';
 import { GeminiStreamReader } from './gemini/stream-reader.ts';
 import { GeminiStreamWriter } from './gemini/stream-writer.ts';
@@ -31,7 +33,8 @@ import { settleSystemMessages } from './system-messages.ts';
 import { assignToolNames, type ToolNames } from './tool-names.ts';
 import { TranslationError } from './translation-error.ts';
 
-export type { ResponseContext, Usage, WireFormat } from './canonical.ts';
+export type { ResponseContext, Usage } from './canonical.ts';
+export type { WireFormat } from '../../shared/wire-format.ts';
 export { TranslationError, isTranslationError } from './translation-error.ts';
 export type { ToolNames } from './tool-names.ts';
 export { DEFAULT_ANTHROPIC_MAX_TOKENS } from './anthropic/writer.ts';
@@ -143,9 +146,9 @@ export function translateError(from: WireFormat, to: WireFormat, status: number,
   return { status: outStatus, body: errorBody(to, outStatus, errorMessage(body, status)) };
 }
 
-/** A gateway-originated error in a client's format; `type` overrides the format's type for the status. */
-export function makeError(format: WireFormat, status: number, message: string, type?: string): unknown {
-  return errorBody(format, status, message, type);
+/** A gateway-originated error in a client's format; `options.kind` overrides the kind the status implies. */
+export function makeError(format: WireFormat, status: number, message: string, options: ErrorOptions = {}): unknown {
+  return errorBody(format, status, message, options);
 }
 
 export interface StreamTranslator {

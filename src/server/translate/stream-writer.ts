@@ -3,7 +3,8 @@
  * closed), usage accumulation, and the rule that a stream ends either with the format's own
  * terminal events or with an error event, never silently and never as a fake success.
  */
-import type { FinishReason, ResponseContext, StreamSink, Usage, WireFormat } from './canonical.ts';
+import type { WireFormat } from '../../shared/wire-format.ts';
+import type { FinishReason, ResponseContext, StreamSink, Usage } from './canonical.ts';
 import { emptyUsage } from './canonical.ts';
 import { streamErrorEvent } from './error-bodies.ts';
 import type { Signer } from './signatures.ts';

@@ -14,7 +14,8 @@
  * the answer's calls are mapped back with the map of the request they answer.
  */
 import { createHash } from 'node:crypto';
-import type { Request, ToolKind, WireFormat } from './canonical.ts';
+import type { WireFormat } from '../../shared/wire-format.ts';
+import type { Request, ToolKind } from './canonical.ts';
 
 /** A tool as the client knows it. */
 export interface ClientTool {

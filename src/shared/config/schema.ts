@@ -55,6 +55,25 @@ export type { LogLevel };
 export const providerTypes = ['openai', 'anthropic', 'gemini', 'openai-compatible', 'mock'] as const;
 export type ProviderType = (typeof providerTypes)[number];
 
+/**
+ * What a config must give for each provider type, checked by semantic-checks.ts: `apiKeys`, the
+ * environment variable its error suggests when a type needs keys (null: keys are optional);
+ * `baseUrl`, the example its error gives when the type has no default (null: it has one). The
+ * server's provider descriptors (src/server/providers/types/) hold the rest of what a type is.
+ */
+export interface ProviderNeeds {
+  readonly apiKeys: string | null;
+  readonly baseUrl: string | null;
+}
+
+export const providerNeeds = {
+  openai: { apiKeys: 'OPENAI_API_KEY', baseUrl: null },
+  anthropic: { apiKeys: 'ANTHROPIC_API_KEY', baseUrl: null },
+  gemini: { apiKeys: 'GEMINI_API_KEY', baseUrl: null },
+  'openai-compatible': { apiKeys: null, baseUrl: 'http://127.0.0.1:11434/v1 for Ollama' },
+  mock: { apiKeys: null, baseUrl: null },
+} as const satisfies Record<ProviderType, ProviderNeeds>;
+
 const listenSchema = z
   .strictObject({
     host: z.string().min(1).default('127.0.0.1').describe('Address to listen on. A non-loopback address requires client keys or allow-unauthenticated.'),

@@ -5,16 +5,12 @@
 import { createHash } from 'node:crypto';
 import { BlockList, isIP } from 'node:net';
 import type { PathSegment } from './introspect.ts';
-import type { Config } from './schema.ts';
+import { providerNeeds, type Config, type ProviderNeeds } from './schema.ts';
 
 export interface SemanticProblem {
   path: PathSegment[];
   message: string;
 }
-
-const needsKeys = new Set(['openai', 'anthropic', 'gemini']);
-
-const keyVariable: Record<string, string> = { openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY', gemini: 'GEMINI_API_KEY' };
 
 function isUnder(path: readonly PathSegment[], unresolved: readonly (readonly PathSegment[])[]): boolean {
   return unresolved.some((u) => u.length <= path.length && u.every((segment, i) => segment === path[i]));
@@ -29,14 +25,15 @@ export function semanticChecks(config: Config, unresolved: readonly (readonly Pa
     const first = providerNames.get(provider.name);
     if (first !== undefined) problems.push({ path: ['providers', index, 'name'], message: `provider name "${provider.name}" is already used by providers[${first}]; names must be unique` });
     else providerNames.set(provider.name, index);
-    if (needsKeys.has(provider.type) && provider.apiKeys.length === 0 && !provider.disabled) {
+    const needs: ProviderNeeds = providerNeeds[provider.type];
+    if (needs.apiKeys !== null && provider.apiKeys.length === 0 && !provider.disabled) {
       problems.push({
         path: ['providers', index, 'api-keys'],
-        message: `a provider of type ${provider.type} needs at least one upstream key, e.g. api-keys: ["\${${keyVariable[provider.type] ?? 'API_KEY'}}"]`,
+        message: `a provider of type ${provider.type} needs at least one upstream key, e.g. api-keys: ["\${${needs.apiKeys}}"]`,
       });
     }
-    if (provider.type === 'openai-compatible' && provider.baseUrl === undefined) {
-      problems.push({ path: ['providers', index], message: 'an openai-compatible provider needs base-url, e.g. http://127.0.0.1:11434/v1 for Ollama' });
+    if (needs.baseUrl !== null && provider.baseUrl === undefined) {
+      problems.push({ path: ['providers', index], message: `an ${provider.type} provider needs base-url, e.g. ${needs.baseUrl}` });
     }
   });
 
