@@ -414,6 +414,7 @@ export class Supervisor {
       const current = phase.child.config;
       const verdict: ReloadVerdict = { ok: false, source, at: new Date().toISOString(), generation: current?.generation ?? 0, hash: current?.hash ?? '', error: toErrorReport(error) };
       this.#reloads.set(id, { loaded: this.#loaded, reply });
+      phase.child.send({ t: 'reload-rejected', source });
       this.#onVerdict(id, verdict);
       return;
     }

@@ -89,6 +89,9 @@ export async function runServer(launch: ServerLaunch): Promise<void> {
       case 'reload':
         void lifecycle.reload(message.source, message.id, message.config);
         return;
+      case 'reload-rejected':
+        gateway.metrics.reloads.inc({ source: message.source, outcome: 'rejected' });
+        return;
       case 'shutdown':
         exitAfter(lifecycle.shutdown({ timeoutMs: message.timeoutMs, delayMs: message.delayMs }, 'launcher'));
         return;

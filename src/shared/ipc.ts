@@ -103,6 +103,8 @@ export type ServerMessage =
 export type LauncherMessage =
   | { t: 'start'; config: LoadedConfig; generation: number; state: GatewayState | null }
   | { t: 'reload'; id: number; source: ReloadSource; config: LoadedConfig }
+  /** A reload the launcher rejected itself (the config did not load): for the server's reload metric. */
+  | { t: 'reload-rejected'; source: ReloadSource }
   | { t: 'shutdown'; timeoutMs: number; delayMs: number }
   | { t: 'drain'; timeoutMs: number }
   | { t: 'force' }
