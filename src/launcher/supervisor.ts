@@ -400,8 +400,10 @@ export class Supervisor {
         stopping: 'stopping',
         stopped: 'stopping',
       };
-      const error: ErrorReport = { code: 'E_RELOAD_REJECTED', message: `cannot reload now: the gateway is ${why[phase.name]}` };
+      const error: ErrorReport = { code: 'E_RELOAD_REJECTED', message: `reload (${source}) refused: the gateway is ${why[phase.name]}` };
       this.#log.warn(error.message);
+      // Told to systemd as a status only: READY=1 after STOPPING=1 would announce a stopping service as up.
+      this.#sd.status(error.message);
       reply?.({ id: 0, type: 'error', error });
       return;
     }

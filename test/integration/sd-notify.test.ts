@@ -330,6 +330,47 @@ test('watchdog: WATCHDOG=1 every WATCHDOG_USEC/2 only while the server answers t
   assertAllFrom(notify, launcher.pid, [mark]);
 });
 
+test('ai-proxy restart: RELOADING=1 with MONOTONIC_USEC, then READY=1 with the verdict; the main PID stays, and the watchdog follows the new server', async (t) => {
+  const inst = instance(t, yaml());
+  const notify = await receiver(t, inst.dir);
+  const launcher = runLauncher(t, inst, { ...inst.env, NOTIFY_SOCKET: notify.path, WATCHDOG_USEC: String(WATCHDOG_USEC) }, { watchdogPidIsSelf: true });
+  await readyUrl(notify, launcher.pid);
+  const oldServer = await serverPidOf(launcher.pid);
+
+  const from = notify.messages.length;
+  const askedAt = monotonicUsec();
+  const result = await runCli(['restart', '--json', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  const newServer = (JSON.parse(result.stdout) as { serverPid: number }).serverPid;
+  assert.notEqual(newServer, oldServer);
+  const { ready } = await reloadPair(notify, from, askedAt);
+  assert.match(ready.fields.STATUS ?? '', new RegExp(`^restart \\(control\\) done: pid ${newServer} \\(version [^,]+, generation 2`));
+  // MAINPID is not sent again: systemd's main process is the launcher, as before.
+  assert.equal(ready.fields.MAINPID, undefined);
+  await waitUntil('the old server has drained and exited', () => !isAlive(oldServer));
+
+  // The watchdog pings the new server: stopped, it starves systemd's watchdog.
+  await pings(notify, 2, notify.messages.length);
+  t.after(() => signalQuietly(newServer, 'SIGCONT'));
+  process.kill(newServer, 'SIGSTOP');
+  await waitUntil('the new server is stopped', () => stateOf(newServer) === 'T');
+  assert.equal((await runCli(['status', '--pid-file', inst.pidFile], { env: inst.env })).code, 0);
+  const sentinel = createSdNotifier({ NOTIFY_SOCKET: notify.path });
+  sentinel.status('sentinel: the new server is stopped');
+  sentinel.close();
+  const mark = await notify.waitFor((m) => m.fields.STATUS === 'sentinel: the new server is stopped');
+  const quietFrom = notify.messages.indexOf(mark) + 1;
+  const window = WATCHDOG_INTERVAL_MS * 5;
+  await new Promise((resolve) => setTimeout(resolve, window));
+  assert.deepEqual(notify.messages.slice(quietFrom).filter(isWatchdog), [], `no WATCHDOG=1 for ${window} ms while the serving server is stopped`);
+  process.kill(newServer, 'SIGCONT');
+  await pings(notify, 2, quietFrom);
+
+  launcher.child.kill('SIGTERM');
+  assert.equal((await launcher.exited).code, 0);
+  assertAllFrom(notify, launcher.pid, [mark]);
+});
+
 test('watchdog: WATCHDOG_PID naming another process means no WATCHDOG=1 at all', async (t) => {
   const inst = instance(t, yaml());
   const notify = await receiver(t, inst.dir);
