@@ -24,18 +24,30 @@ export interface SpendSeed {
 }
 
 /**
- * Periods kept per client. Only the current one is asked for, but a reload may change a key's
- * period (day → month) and back, and a request that began before midnight ends after it; a few
- * entries cover that while memory stays bounded by the number of client keys.
+ * Periods kept per client, least recently added to first out. Only the current one is asked
+ * for, but the seed holds the current day, week and month (whichever period a reload picks), and
+ * a request that began before midnight ends after it; a few entries cover that while memory stays
+ * bounded by the number of client keys. A monthly budget's entry is added to by every request, so
+ * the daily entries it outlives are the ones dropped.
  */
 const PERIODS_KEPT = 4;
 
-/** The process-local store: seeded from the ledger at start, so a restart keeps the spend. */
-export class InMemorySpendStore implements SpendStore {
-  readonly #clients = new Map<string, Map<number, number>>();
+/**
+ * Whether a store knows the whole spend. A budget with `fail-closed` refuses its key's requests
+ * while this is false (shared state away, or the ledger unreadable when the local store was seeded).
+ */
+export interface SpendStoreStatus {
+  readonly available: boolean;
+}
 
-  constructor(seed: Iterable<SpendSeed> = []) {
-    for (const s of seed) this.add(s.client, s.periodStart, s.usd);
+/** The process-local store: seeded from the ledger at start, so a restart keeps the spend. */
+export class InMemorySpendStore implements SpendStore, SpendStoreStatus {
+  readonly #clients = new Map<string, Map<number, number>>();
+  available = true;
+
+  /** `seed`: each client's spend in the current periods, summed from the ledger. */
+  seed(entries: Iterable<SpendSeed>): void {
+    for (const s of entries) this.add(s.client, s.periodStart, s.usd);
   }
 
   spent(client: string, periodStart: number): number {
@@ -49,7 +61,10 @@ export class InMemorySpendStore implements SpendStore {
       periods = new Map();
       this.#clients.set(client, periods);
     }
-    periods.set(periodStart, (periods.get(periodStart) ?? 0) + usd);
-    if (periods.size > PERIODS_KEPT) periods.delete(Math.min(...periods.keys()));
+    const before = periods.get(periodStart) ?? 0;
+    // Re-inserted so the Map's order is the order of last addition.
+    periods.delete(periodStart);
+    periods.set(periodStart, before + usd);
+    if (periods.size > PERIODS_KEPT) periods.delete(periods.keys().next().value as number);
   }
 }
