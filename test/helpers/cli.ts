@@ -47,7 +47,7 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (key.startsWith('AI_PROXY_') || key === 'NOTIFY_SOCKET' || key.startsWith('WATCHDOG_') || key === 'INVOCATION_ID') continue;
-    if (key === 'OPENAI_API_KEY' || key === 'ANTHROPIC_API_KEY' || key === 'GEMINI_API_KEY' || key === 'RUNTIME_DIRECTORY' || key === 'LOGS_DIRECTORY') continue;
+    if (key === 'OPENAI_API_KEY' || key === 'ANTHROPIC_API_KEY' || key === 'GEMINI_API_KEY' || key === 'RUNTIME_DIRECTORY' || key === 'LOGS_DIRECTORY' || key === 'STATE_DIRECTORY') continue;
     if (key === 'NODE_OPTIONS' || key === 'NODE_TEST_CONTEXT') continue;
     // The gateway sends upstream calls through these (undici's EnvHttpProxyAgent); the fake upstreams are on 127.0.0.1.
     if (/^(https?|no)_proxy$/i.test(key)) continue;
