@@ -21,6 +21,14 @@ import { exportGatewayState, importGatewayState } from './state-handover.ts';
 import { UsageAccounting } from './usage/accounting.ts';
 import { openLedger } from './usage/open-ledger.ts';
 
+const SEED_TIMEOUT_MS = 5_000;
+
+function waitForSeed(ledger: { opened: Promise<boolean> } | null): Promise<unknown> {
+  if (ledger === null) return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([ledger.opened, new Promise((resolve) => (timer = setTimeout(resolve, SEED_TIMEOUT_MS)))]).finally(() => clearTimeout(timer));
+}
+
 export class Gateway implements Service {
   snapshot: Snapshot | null = null;
   logger: AppLogger;
@@ -55,8 +63,6 @@ export class Gateway implements Service {
     this.snapshot = buildSnapshot(loaded, generation, null);
     if (state !== null) importGatewayState(this.snapshot, state);
     const config = loaded.config;
-    // Not awaited: the ledger opens (and seeds the budgets) in its own thread while the server starts.
-    this.usage.ledger = openLedger(config, this.snapshot.budgets.store, this.metrics, () => this.logger);
     const server = createServer({
       headersTimeout: config.server.headerTimeout,
       // Receiving a request (not answering it: streams run long) must not take forever; slow-body clients are cut.
@@ -71,6 +77,10 @@ export class Gateway implements Service {
     server.on('request', createRequestHandler(this, this.#tracker));
     // A client that sends garbage gets its 4xx (431, 414, 408, 400) and a closed socket, never a crash.
     server.on('clientError', answerMalformed);
+    this.usage.ledger = openLedger(config, this.snapshot.budgets.store, this.metrics, () => this.logger);
+    // Budgets must know the spend before the first request: wait for the ledger's seed (bounded;
+    // it takes milliseconds). Without budgets the file opens while the server starts.
+    if (!this.snapshot.budgets.empty) await waitForSeed(this.usage.ledger);
     this.#listen = await listen(server, this.launch.listen);
     this.ready = true;
     return { listen: this.#listen, config: this.#configInfo() };

@@ -43,9 +43,13 @@ export class Ledger {
   #nextQuery = 1;
   readonly #queries = new Map<number, { resolve: (report: UsageReport) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }>();
   #closed: (() => void) | null = null;
+  #settleOpen: ((seeded: boolean) => void) | null = null;
+  /** Settles when the file is open and the seed posted (true) or opening failed (false). */
+  readonly opened: Promise<boolean>;
 
   constructor(data: LedgerWorkerData, events: LedgerEvents) {
     this.#events = events;
+    this.opened = new Promise((resolve) => (this.#settleOpen = resolve));
     const source = import.meta.url.endsWith('.ts');
     // From dist/ the worker is its own bundle entry beside this chunk; from source (tests under tsx) it is the .ts file.
     const url = new URL(source ? './ledger-worker.ts' : './ledger-worker.js', import.meta.url);
@@ -53,7 +57,10 @@ export class Ledger {
     // The worker must not keep a stopping server alive; close() waits for it on purpose.
     this.#worker.unref();
     this.#worker.on('message', (message: FromWorker) => this.#onMessage(message));
-    this.#worker.on('error', (error) => this.#setHealth(false, `the ledger writer failed: ${error.message}`));
+    this.#worker.on('error', (error) => {
+      this.#setHealth(false, `the ledger writer failed: ${error.message}`);
+      this.#settleOpen?.(false);
+    });
     this.#worker.on('exit', () => {
       this.#closed?.();
       for (const [id, q] of this.#queries) {
@@ -146,9 +153,11 @@ export class Ledger {
       case 'opened':
         this.#setHealth(true, 'the usage ledger is writable again');
         this.#events.seeded(message.seed);
+        this.#settleOpen?.(true);
         return;
       case 'open-failed':
         this.#setHealth(false, `cannot open the usage ledger: ${message.message}`);
+        this.#settleOpen?.(false);
         return;
       case 'written':
         this.#unacknowledged = Math.max(0, this.#unacknowledged - message.count);
