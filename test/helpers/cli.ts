@@ -75,7 +75,8 @@ export function instance(t: TestContext, yaml = '', extraEnv: NodeJS.ProcessEnv 
   writeFileSync(config, yaml === '' ? defaultYaml() : yaml);
   pidFile = join(dir, 'run', 'ai-proxy.pid');
   const logFile = join(dir, 'log', 'ai-proxy.log');
-  const env = cleanEnv({ XDG_RUNTIME_DIR: join(dir, 'xdg-run'), XDG_STATE_HOME: join(dir, 'xdg-state'), XDG_CONFIG_HOME: join(dir, 'xdg-config'), ...extraEnv });
+  // STATE_DIRECTORY as systemd's StateDirectory= sets it: the usage ledger stays in the test's directory, even for root.
+  const env = cleanEnv({ XDG_RUNTIME_DIR: join(dir, 'xdg-run'), XDG_STATE_HOME: join(dir, 'xdg-state'), XDG_CONFIG_HOME: join(dir, 'xdg-config'), STATE_DIRECTORY: join(dir, 'state'), ...extraEnv });
   return { dir, config, pidFile, logFile, env, flags: ['-c', config, '--pid-file', pidFile, '--log-file', logFile] };
 }
 

@@ -21,7 +21,7 @@ describe('stream_options.include_usage', () => {
   it('drops the usage-only chunk and nothing else, however the stream is cut into chunks', () => {
     const events = openaiStream('gpt-4o', ['Hel', 'lo ✓'], { prompt_tokens: 3, completion_tokens: 2 });
     const whole = events.join('');
-    const expected = events.filter((e) => !e.includes('"choices":[]')).join('');
+    const expected = events.filter((e) => !e.includes('"choices":[]')).map((e) => e.replace(',"usage":null', '')).join('');
     assert.notEqual(expected, whole);
     assert.equal(run([Buffer.from(whole)]), expected);
     assert.equal(run(events.map((e) => Buffer.from(e))), expected);

@@ -2,8 +2,9 @@
  * OpenAI chat streams report usage only when the request says `stream_options.include_usage`;
  * the ledger needs it, so the gateway asks for it on every chat stream it passes through, and
  * for a client that did not ask, takes out the extra chunk again (`"choices":[]` with the
- * usage, just before `data: [DONE]`), so that client sees the stream it asked for. The relay
- * reads the usage from the upstream's bytes, before this filter.
+ * usage, just before `data: [DONE]`) and the `"usage":null` OpenAI then adds to every other
+ * chunk, so that client sees the stream it asked for. The relay reads the usage from the
+ * upstream's bytes, before this filter.
  */
 import { streamError } from '../errors/client-error.ts';
 import type { RelayTransform } from '../proxy/relay.ts';
@@ -17,6 +18,7 @@ export function withIncludeUsage(body: Record<string, unknown>, model: string): 
 
 const BOUNDARY = Buffer.from('\n\n');
 const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
+const NULL_USAGE = /,\s*"usage"\s*:\s*null/g;
 /** An event never grows this large; past it the held bytes go out as they are, so memory stays bounded. */
 const HOLD_LIMIT = 1024 * 1024;
 
@@ -35,8 +37,9 @@ export function stripUsageChunk(write: (text: string) => void): RelayTransform {
         held = data.length > HOLD_LIMIT ? (write(data.toString('utf8')), null) : data;
         return;
       }
-      const complete = data.toString('utf8', 0, end + 2);
+      let complete = data.toString('utf8', 0, end + 2);
       held = end + 2 < data.length ? data.subarray(end + 2) : null;
+      if (complete.includes('"usage"')) complete = complete.replace(NULL_USAGE, '');
       if (!EMPTY_CHOICES.test(complete)) return write(complete);
       let out = '';
       for (const event of complete.split('\n\n')) {
