@@ -1,5 +1,4 @@
 /** Messages between the server's main thread and the ledger worker (./ledger-worker.ts). */
-import type { LedgerRow } from '../../shared/usage/ledger-file.ts';
 import type { UsageGrouping, UsageReport } from '../../shared/usage/usage-report.ts';
 
 export interface LedgerWorkerData {
@@ -11,7 +10,8 @@ export interface LedgerWorkerData {
 }
 
 export type ToWorker =
-  | { type: 'rows'; rows: LedgerRow[] }
+  /** `count` rows, each an `encodeRow` text, joined by commas. */
+  | { type: 'rows'; count: number; batch: string }
   | { type: 'query'; id: number; since: number; by: UsageGrouping }
   | { type: 'close' };
 

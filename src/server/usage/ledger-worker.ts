@@ -9,7 +9,7 @@
  * opening is tried again, at most every RETRY_OPEN_MS, when rows keep coming.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openLedgerForWrite, pruneBefore, rowWriter, spendSince, type Database, type LedgerRow } from '../../shared/usage/ledger-file.ts';
+import { openLedgerForWrite, pruneBefore, rowWriter, spendSince, type Database } from '../../shared/usage/ledger-file.ts';
 import { summarize } from '../../shared/usage/usage-report.ts';
 import type { FromWorker, LedgerWorkerData, ToWorker } from './ledger-protocol.ts';
 
@@ -22,7 +22,7 @@ const data = workerData as LedgerWorkerData;
 const post = (message: FromWorker): void => port.postMessage(message);
 
 let db: Database | null = null;
-let write: ((rows: readonly LedgerRow[]) => void) | null = null;
+let write: ((batch: string) => number) | null = null;
 let lastOpenAttempt = 0;
 let lastPrune = 0;
 let seeded = false;
@@ -66,15 +66,15 @@ port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'rows': {
       if (write === null && (Date.now() - lastOpenAttempt < RETRY_OPEN_MS || !open())) {
-        post({ type: 'write-failed', count: message.rows.length, message: 'the ledger file is not open' });
+        post({ type: 'write-failed', count: message.count, message: 'the ledger file is not open' });
         return;
       }
       try {
-        (write as (rows: readonly LedgerRow[]) => void)(message.rows);
-        post({ type: 'written', count: message.rows.length });
+        (write as (batch: string) => number)(message.batch);
+        post({ type: 'written', count: message.count });
         if (Date.now() - lastPrune > PRUNE_EVERY_MS) prune();
       } catch (error) {
-        post({ type: 'write-failed', count: message.rows.length, message: (error as Error).message });
+        post({ type: 'write-failed', count: message.count, message: (error as Error).message });
       }
       return;
     }

@@ -11,7 +11,7 @@
  * recovers) and the `ai_proxy_ledger_*` metrics, never a failed request.
  */
 import { Worker } from 'node:worker_threads';
-import type { LedgerRow } from '../../shared/usage/ledger-file.ts';
+import { encodeRow, type LedgerRow } from '../../shared/usage/ledger-file.ts';
 import type { UsageGrouping, UsageReport } from '../../shared/usage/usage-report.ts';
 import type { FromWorker, LedgerWorkerData, ToWorker } from './ledger-protocol.ts';
 import type { SpendSeed } from './spend-store.ts';
@@ -35,7 +35,8 @@ export interface LedgerEvents {
 export class Ledger {
   readonly #worker: Worker;
   readonly #events: LedgerEvents;
-  #pending: LedgerRow[] = [];
+  /** Rows as `encodeRow` texts. */
+  #pending: string[] = [];
   #timer: NodeJS.Timeout | null = null;
   #unacknowledged = 0;
   #healthy = true;
@@ -50,10 +51,12 @@ export class Ledger {
   constructor(data: LedgerWorkerData, events: LedgerEvents) {
     this.#events = events;
     this.opened = new Promise((resolve) => (this.#settleOpen = resolve));
+    // From dist/ the worker is its own bundle entry beside this chunk. From source (a bench or a
+    // test under tsx) it is the .ts file, which a worker can load only once tsx is registered in it.
     const source = import.meta.url.endsWith('.ts');
-    // From dist/ the worker is its own bundle entry beside this chunk; from source (tests under tsx) it is the .ts file.
-    const url = new URL(source ? './ledger-worker.ts' : './ledger-worker.js', import.meta.url);
-    this.#worker = new Worker(url, { workerData: data, ...(source ? { execArgv: ['--import', 'tsx'] } : {}) });
+    this.#worker = source
+      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(new URL('./ledger-worker.ts', import.meta.url).href)}); })`, { eval: true, workerData: data })
+      : new Worker(new URL('./ledger-worker.js', import.meta.url), { workerData: data });
     // The worker must not keep a stopping server alive; close() waits for it on purpose.
     this.#worker.unref();
     this.#worker.on('message', (message: FromWorker) => this.#onMessage(message));
@@ -82,7 +85,7 @@ export class Ledger {
       this.#events.dropped(1, 'backlog');
       return;
     }
-    this.#pending.push(row);
+    this.#pending.push(encodeRow(row));
     if (this.#pending.length >= BATCH_ROWS) this.flush();
     else if (this.#timer === null) {
       this.#timer = setTimeout(() => this.flush(), FLUSH_MS);
@@ -96,10 +99,11 @@ export class Ledger {
       this.#timer = null;
     }
     if (this.#pending.length === 0) return;
-    const rows = this.#pending;
+    const count = this.#pending.length;
+    const batch = this.#pending.join(',');
     this.#pending = [];
-    this.#unacknowledged += rows.length;
-    this.#post({ type: 'rows', rows });
+    this.#unacknowledged += count;
+    this.#post({ type: 'rows', count, batch });
   }
 
   query(since: number, by: UsageGrouping): Promise<UsageReport> {
@@ -132,7 +136,7 @@ export class Ledger {
     try {
       this.#worker.postMessage(message);
     } catch (error) {
-      if (message.type === 'rows') this.#lost(message.rows.length, (error as Error).message);
+      if (message.type === 'rows') this.#lost(message.count, (error as Error).message);
     }
   }
 
