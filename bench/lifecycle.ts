@@ -150,7 +150,7 @@ async function oneRun(run: number, notify: NotifySocket, dir: string): Promise<v
   const config = join(runDir, 'ai-proxy.yaml');
   writeFileSync(config, yaml('first'));
   const pidFile = join(runDir, 'ai-proxy.pid');
-  const env = cleanEnv({ NOTIFY_SOCKET: notify.path, XDG_RUNTIME_DIR: runDir, XDG_STATE_HOME: runDir });
+  const env = cleanEnv({ NOTIFY_SOCKET: notify.path, XDG_RUNTIME_DIR: runDir, XDG_STATE_HOME: runDir, STATE_DIRECTORY: runDir });
   const flags = ['--pid-file', pidFile];
 
   const bare = await timed(process.execPath, ['-e', '0'], env);

@@ -195,6 +195,9 @@ async function main(): Promise<number> {
       services.push(gwOff);
       const gwOn = await startGateway(kit, { upstream: target.url, accessLog: true, tag: 'overhead-on' });
       services.push(gwOn);
+      // The usage ledger's cost at full load: the same gateway as "ai-proxy", writing every request to its file.
+      const gwLedger = await startGateway(kit, { upstream: target.url, accessLog: false, ledger: true, tag: 'overhead-ledger' });
+      services.push(gwLedger);
       const forwarder = await startForwarder(kit, target.url);
       services.push(forwarder);
       const nginx = await startNginx(kit, { upstreamPort: Number(new URL(target.url).port) });
@@ -206,6 +209,7 @@ async function main(): Promise<number> {
         { label: 'direct', service: target },
         { label: 'ai-proxy', service: gwOff, gateway: gwOff },
         { label: 'ai-proxy +access log', service: gwOn, gateway: gwOn },
+        { label: 'ai-proxy +ledger', service: gwLedger, gateway: gwLedger },
         ...(nginx === null ? [] : [{ label: 'nginx', service: nginx }]),
         { label: 'http-proxy-3', service: forwarder },
       ];

@@ -29,7 +29,7 @@ const oldDir = `${finalDir}.old-${process.pid}`;
 rmSync(outdir, { recursive: true, force: true });
 
 await build({
-  entryPoints: { cli: 'src/launcher/cli.ts', launcher: 'src/launcher/daemon-main.ts', server: 'src/server/main.ts' },
+  entryPoints: { cli: 'src/launcher/cli.ts', launcher: 'src/launcher/daemon-main.ts', server: 'src/server/main.ts', 'ledger-worker': 'src/server/usage/ledger-worker.ts' },
   outdir,
   bundle: true,
   splitting: true,
@@ -38,7 +38,7 @@ await build({
   target: 'node20',
   sourcemap: 'linked',
   // Native addons cannot be bundled; they are loaded from node_modules at run time.
-  external: ['fs-ext', 'unix-dgram'],
+  external: ['fs-ext', 'unix-dgram', 'libsql'],
   // CommonJS dependencies call require() for Node built-ins; give ESM chunks a real one.
   banner: { js: "import { createRequire as __aiProxyCreateRequire } from 'node:module'; const require = __aiProxyCreateRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -284,6 +284,8 @@ export interface GatewayOptions {
   tag: string;
   /** Another build to run (a directory with bin/, dist/ and package.json), for A/B comparisons. */
   app?: string;
+  /** Record every request in the usage ledger (a file in the gateway's scratch directory); default off, the baseline. */
+  ledger?: boolean;
 }
 
 export interface Gateway extends Service {
@@ -297,11 +299,13 @@ export interface Gateway extends Service {
 export const CLIENT_KEY = 'sk-bench-client-0123456789';
 
 /** The gateway config the scenarios use: one openai-compatible provider in front of the fake upstream. */
-export function gatewayYaml(port: number, upstream: string, accessLog: boolean): string {
+export function gatewayYaml(port: number, upstream: string, accessLog: boolean, ledger: string | null = null): string {
   return `listen: { host: 127.0.0.1, port: ${port} }
 watch-config: false
 shutdown-timeout: 10s
 log: { access: ${accessLog} }
+usage: ${ledger === null ? '{ ledger: false }' : `{ ledger: true, file: ${JSON.stringify(ledger)} }`}
+pricing: { bench-model: { input: 2.5, output: 10 } }
 client-keys:
   - { name: bench, key: ${CLIENT_KEY} }
 providers:
@@ -319,7 +323,7 @@ export async function startGateway(kit: Toolkit, options: GatewayOptions): Promi
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const config = join(dir, 'ai-proxy.yaml');
-  writeFileSync(config, gatewayYaml(port, options.upstream, options.accessLog));
+  writeFileSync(config, gatewayYaml(port, options.upstream, options.accessLog, options.ledger === true ? join(dir, 'usage.db') : null));
   const pidFile = join(dir, 'ai-proxy.pid');
   const env = gatewayEnv({});
   const child = launch(wrap([process.execPath, ...(options.nodeArgs ?? []), join(options.app ?? join(kit.dir, 'app'), 'bin/ai-proxy.js'), 'run', '-c', config, '--pid-file', pidFile, '--log-file', join(dir, 'ai-proxy.log')], kit.cores.proxy), { env, stdout: 'ignore' });

@@ -10,10 +10,11 @@ import { RunCommand } from './commands/run.ts';
 import { StatusCommand } from './commands/status.ts';
 import { StopCommand } from './commands/stop.ts';
 import { SystemdUnitCommand } from './commands/systemd-unit.ts';
+import { UsageCommand } from './commands/usage.ts';
 import { ValidateCommand } from './commands/validate.ts';
 
 const cli = new Cli({ binaryLabel: 'ai-proxy', binaryName: 'ai-proxy', binaryVersion: version(), enableColors: process.stdout.isTTY === true && !process.env.NO_COLOR });
-for (const command of [RunCommand, StopCommand, StatusCommand, ReloadCommand, RestartCommand, ValidateCommand, SystemdUnitCommand, Builtins.HelpCommand, Builtins.VersionCommand]) {
+for (const command of [RunCommand, StopCommand, StatusCommand, ReloadCommand, RestartCommand, ValidateCommand, SystemdUnitCommand, UsageCommand, Builtins.HelpCommand, Builtins.VersionCommand]) {
   cli.register(command);
 }
 

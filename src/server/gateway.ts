@@ -18,6 +18,16 @@ import type { Service, ShutdownOptions, ShutdownResult } from './lifecycle.ts';
 import { listen } from './listen.ts';
 import { buildSnapshot, changedSections, type Snapshot } from './snapshot.ts';
 import { exportGatewayState, importGatewayState } from './state-handover.ts';
+import { UsageAccounting } from './usage/accounting.ts';
+import { openLedger } from './usage/open-ledger.ts';
+
+const SEED_TIMEOUT_MS = 5_000;
+
+function waitForSeed(ledger: { opened: Promise<boolean> } | null): Promise<unknown> {
+  if (ledger === null) return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([ledger.opened, new Promise((resolve) => (timer = setTimeout(resolve, SEED_TIMEOUT_MS)))]).finally(() => clearTimeout(timer));
+}
 
 export class Gateway implements Service {
   snapshot: Snapshot | null = null;
@@ -30,6 +40,8 @@ export class Gateway implements Service {
   #cutDelay: (() => void) | null = null;
   /** One registry for the process's life: counters survive reloads. */
   readonly metrics: Metrics;
+  /** Cost, usage metrics, budget spend and the ledger row of each model request. */
+  readonly usage: UsageAccounting;
   /** Put before each access line: the journal's info priority under systemd, else nothing. */
   readonly accessPrefix: string;
 
@@ -43,6 +55,7 @@ export class Gateway implements Service {
       cooldowns: () => this.snapshot?.credentials.health() ?? [],
       droppedLogLines: () => output.dropped,
     });
+    this.usage = new UsageAccounting(this.metrics);
   }
 
   async start(loaded: LoadedConfig, generation: number, state: GatewayState | null): Promise<{ listen: ListenInfo; config: ConfigInfo }> {
@@ -64,6 +77,10 @@ export class Gateway implements Service {
     server.on('request', createRequestHandler(this, this.#tracker));
     // A client that sends garbage gets its 4xx (431, 414, 408, 400) and a closed socket, never a crash.
     server.on('clientError', answerMalformed);
+    this.usage.ledger = openLedger(config, this.snapshot.budgets.store, this.metrics, () => this.logger);
+    // Budgets must know the spend before the first request: wait for the ledger's seed (bounded;
+    // it takes milliseconds). Without budgets the file opens while the server starts.
+    if (!this.snapshot.budgets.empty) await waitForSeed(this.usage.ledger);
     this.#listen = await listen(server, this.launch.listen);
     this.ready = true;
     return { listen: this.#listen, config: this.#configInfo() };
@@ -96,6 +113,9 @@ export class Gateway implements Service {
       }
       if (after.pidFile !== before.pidFile) {
         throw new AppError('E_RELOAD_REJECTED', 'pid-file cannot change while running; stop and start ai-proxy to apply it');
+      }
+      if (after.usage.ledger !== before.usage.ledger || after.usage.file !== before.usage.file || after.usage.retention !== before.usage.retention) {
+        throw new AppError('E_RELOAD_REJECTED', 'usage.ledger, usage.file and usage.retention cannot change on reload (the ledger file is open); apply them with ai-proxy restart');
       }
       // The launcher opened the log file at start and owns it; only level and format follow a reload.
       const sinkKeys = { file: 'file', rotate: 'rotate', maxFiles: 'max-files', maxSize: 'max-size', compress: 'compress' } as const;
@@ -166,7 +186,7 @@ export class Gateway implements Service {
     const drained = tracker.drain(options.timeoutMs, options.polite === true);
     onDraining(tracker.inFlight);
     const result = await drained;
-    await this.snapshot?.upstreams.close();
+    await Promise.all([this.snapshot?.upstreams.close(), this.usage.ledger?.close()]);
     return result;
   }
 

@@ -13,6 +13,9 @@ import { UpstreamPool } from './proxy/upstream-pool.ts';
 import { CredentialPool } from './routing/credentials.ts';
 import { ModelTable } from './routing/model-table.ts';
 import { retryPolicy, type RetryPolicy } from './routing/retry.ts';
+import { Budgets } from './usage/budget.ts';
+import { PriceTable } from './usage/pricing.ts';
+import { InMemorySpendStore } from './usage/spend-store.ts';
 
 export interface Snapshot {
   readonly generation: number;
@@ -27,6 +30,9 @@ export interface Snapshot {
   readonly clients: ClientKeys;
   readonly limits: RateLimiter;
   readonly admin: AdminKey;
+  readonly prices: PriceTable;
+  /** The spend store is the process's (first snapshot), carried into every later one. */
+  readonly budgets: Budgets;
 }
 
 export function buildSnapshot(loaded: LoadedConfig, generation: number, previous: Snapshot | null): Snapshot {
@@ -44,7 +50,15 @@ export function buildSnapshot(loaded: LoadedConfig, generation: number, previous
     clients: new ClientKeys(config.clientKeys),
     limits: previous === null ? new RateLimiter(config.clientKeys) : previous.limits.rebuild(config.clientKeys),
     admin: new AdminKey(config.admin.key),
+    prices: new PriceTable(config.pricing),
+    budgets: budgetsFor(config, previous),
   };
+}
+
+function budgetsFor(config: Config, previous: Snapshot | null): Budgets {
+  if (previous !== null) return new Budgets(config.clientKeys, previous.budgets.store, previous.budgets.status);
+  const store = new InMemorySpendStore();
+  return new Budgets(config.clientKeys, store, store);
 }
 
 /** The top-level config sections that differ between two generations, for the reload verdict. */

@@ -20,7 +20,8 @@ export type ErrorCode =
   | 'E_SERVER_EXITED'
   | 'E_NOT_RUNNING'
   | 'E_CONTROL'
-  | 'E_USAGE';
+  | 'E_USAGE'
+  | 'E_LEDGER';
 
 /**
  * An error a user can cause and fix: a stable `code`, a sentence that says what happened and

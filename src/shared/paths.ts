@@ -40,6 +40,13 @@ export function defaultLogFile(env: Env = process.env, root: boolean = isRoot())
   return join(stateHome(env), 'ai-proxy', 'ai-proxy.log');
 }
 
+/** Default usage ledger: $STATE_DIRECTORY (systemd StateDirectory=), /var/lib/ai-proxy (root), else $XDG_STATE_HOME/ai-proxy. */
+export function defaultLedgerFile(env: Env = process.env, root: boolean = isRoot()): string {
+  if (env.STATE_DIRECTORY) return join(env.STATE_DIRECTORY.split(':')[0] as string, 'usage.db');
+  if (root) return '/var/lib/ai-proxy/usage.db';
+  return join(stateHome(env), 'ai-proxy', 'usage.db');
+}
+
 /** True when systemd started us (it sets INVOCATION_ID for every unit). */
 export function underSystemd(env: Env = process.env): boolean {
   return Boolean(env.INVOCATION_ID) || Boolean(env.NOTIFY_SOCKET);

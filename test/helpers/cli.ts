@@ -47,7 +47,7 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (key.startsWith('AI_PROXY_') || key === 'NOTIFY_SOCKET' || key.startsWith('WATCHDOG_') || key === 'INVOCATION_ID') continue;
-    if (key === 'OPENAI_API_KEY' || key === 'ANTHROPIC_API_KEY' || key === 'GEMINI_API_KEY' || key === 'RUNTIME_DIRECTORY' || key === 'LOGS_DIRECTORY') continue;
+    if (key === 'OPENAI_API_KEY' || key === 'ANTHROPIC_API_KEY' || key === 'GEMINI_API_KEY' || key === 'RUNTIME_DIRECTORY' || key === 'LOGS_DIRECTORY' || key === 'STATE_DIRECTORY') continue;
     if (key === 'NODE_OPTIONS' || key === 'NODE_TEST_CONTEXT') continue;
     // The gateway sends upstream calls through these (undici's EnvHttpProxyAgent); the fake upstreams are on 127.0.0.1.
     if (/^(https?|no)_proxy$/i.test(key)) continue;
@@ -75,7 +75,8 @@ export function instance(t: TestContext, yaml = '', extraEnv: NodeJS.ProcessEnv 
   writeFileSync(config, yaml === '' ? defaultYaml() : yaml);
   pidFile = join(dir, 'run', 'ai-proxy.pid');
   const logFile = join(dir, 'log', 'ai-proxy.log');
-  const env = cleanEnv({ XDG_RUNTIME_DIR: join(dir, 'xdg-run'), XDG_STATE_HOME: join(dir, 'xdg-state'), XDG_CONFIG_HOME: join(dir, 'xdg-config'), ...extraEnv });
+  // STATE_DIRECTORY as systemd's StateDirectory= sets it: the usage ledger stays in the test's directory, even for root.
+  const env = cleanEnv({ XDG_RUNTIME_DIR: join(dir, 'xdg-run'), XDG_STATE_HOME: join(dir, 'xdg-state'), XDG_CONFIG_HOME: join(dir, 'xdg-config'), STATE_DIRECTORY: join(dir, 'state'), ...extraEnv });
   return { dir, config, pidFile, logFile, env, flags: ['-c', config, '--pid-file', pidFile, '--log-file', logFile] };
 }
 

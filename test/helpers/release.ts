@@ -75,6 +75,8 @@ export async function packRelease(t: TestContext): Promise<Release> {
   const env: NodeJS.ProcessEnv = {
     ...machine,
     HOME: home,
+    // As root the usage ledger's default is /var/lib/ai-proxy: keep it in the scratch directory.
+    STATE_DIRECTORY: join(home, 'state'),
     PATH: `${dirname(process.execPath)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     npm_config_cache: join(home, '.npm'),
     npm_config_update_notifier: 'false',

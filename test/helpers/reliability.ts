@@ -62,7 +62,9 @@ export interface Script {
 
 /** A chat request (OpenAI format) that tells the scripted upstream what to do. */
 export function scriptedChat(model: string, script: Script, stream: boolean): Record<string, unknown> {
-  return { model, stream, messages: [{ role: 'user', content: `script ${JSON.stringify(script)}` }] };
+  // A stream asks for usage, as the scripted stream carries it: the gateway then relays it byte for
+  // byte (for a client that did not ask, it would take the usage chunk out).
+  return { model, stream, ...(stream ? { stream_options: { include_usage: true } } : {}), messages: [{ role: 'user', content: `script ${JSON.stringify(script)}` }] };
 }
 
 /** The same request in the Anthropic Messages format (the gateway translates it for an OpenAI-style upstream). */

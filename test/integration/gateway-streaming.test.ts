@@ -146,7 +146,8 @@ providers:
       for (const e of events.slice(2)) res.write(e);
       res.end();
     });
-    const response = await post(`${url}/v1/chat/completions`, { model: 'gpt-4o', stream: true, messages }, openaiAuth);
+    // Asking for usage, as the fake stream has it: the stream passes through byte for byte.
+    const response = await post(`${url}/v1/chat/completions`, { model: 'gpt-4o', stream: true, stream_options: { include_usage: true }, messages }, openaiAuth);
     assert.equal(response.status, 200);
     const reader = new SseReader(response);
     const events: SseEvent[] = [];

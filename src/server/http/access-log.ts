@@ -21,12 +21,17 @@ export interface AccessRecord {
   ttfbMs: number | null;
   inputTokens: number | null;
   outputTokens: number | null;
+  /** Within inputTokens / outputTokens (OpenAI's convention); for the ledger. */
+  cachedTokens: number | null;
+  reasoningTokens: number | null;
+  /** A model endpoint's request: the usage ledger records it. */
+  modelRequest: boolean;
   bytes: number;
   outcome: string | null;
 }
 
 export function newAccessRecord(id: string, method: string, path: string): AccessRecord {
-  return { id, method, path, startedAt: Date.now(), client: null, model: null, resolvedModel: null, provider: null, upstreamModel: null, attempts: 0, ttfbMs: null, inputTokens: null, outputTokens: null, bytes: 0, outcome: null };
+  return { id, method, path, startedAt: Date.now(), client: null, model: null, resolvedModel: null, provider: null, upstreamModel: null, attempts: 0, ttfbMs: null, inputTokens: null, outputTokens: null, cachedTokens: null, reasoningTokens: null, modelRequest: false, bytes: 0, outcome: null };
 }
 
 const dash = (value: string | number | null): string | number => (value === null ? '-' : value);

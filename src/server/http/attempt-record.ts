@@ -11,7 +11,7 @@ import type { AccessRecord } from './access-log.ts';
 import type { ModelRequestContext } from './model-request.ts';
 import { sendError } from './respond.ts';
 import type { ModelRoute } from './routes.ts';
-import { extractUsage } from './usage.ts';
+import { extractUsage, type Usage } from './usage.ts';
 
 export function setServedBy(res: ServerResponse, record: AccessRecord, attempt: Attempt): void {
   record.provider = attempt.candidate.provider.name;
@@ -25,13 +25,16 @@ export function setServedBy(res: ServerResponse, record: AccessRecord, attempt: 
 /** Usage read from the upstream's own answer (its tail, and its head for streams that report input tokens first). */
 export function noteUsage(ctx: ModelRequestContext, client: Client, text: string, head?: string): void {
   const usage = extractUsage(text, head);
-  if (usage !== null) recordUsage(ctx, client, usage.input, usage.output);
+  if (usage !== null) recordUsage(ctx, client, usage);
 }
 
-export function recordUsage(ctx: ModelRequestContext, client: Client, input: number, output: number): void {
-  ctx.record.inputTokens = input;
-  ctx.record.outputTokens = output;
-  recordTokens(ctx.snapshot, client, input + output);
+/** Normalised as the ledger keeps them: input includes cached tokens, output includes reasoning tokens. */
+export function recordUsage(ctx: ModelRequestContext, client: Client, usage: Usage): void {
+  ctx.record.inputTokens = usage.input;
+  ctx.record.outputTokens = usage.output;
+  ctx.record.cachedTokens = usage.cached;
+  ctx.record.reasoningTokens = usage.reasoning;
+  recordTokens(ctx.snapshot, client, usage.input + usage.output);
 }
 
 export function recordTokens(snapshot: Snapshot, client: Client, tokens: number): void {

@@ -94,7 +94,7 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
           });
           return;
       }
-      if (path.startsWith('/admin/')) return handleAdmin(req, res, snapshot, path);
+      if (path.startsWith('/admin/')) return handleAdmin(req, res, snapshot, path, gateway.usage.ledger);
       if (path.startsWith('/v1/models/')) return retrieveModel(req, res, snapshot, decodeURIComponentSafe(path.slice('/v1/models/'.length)));
     }
     if (req.method === 'POST') {
@@ -103,6 +103,7 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
       const route = bodyRoute ?? gemini?.route;
       if (route !== undefined) {
         pending++;
+        record.modelRequest = true;
         const context: ModelRequestContext = { req, res, snapshot, route, urlModel: gemini?.model ?? null, shutdown, record, metrics: gateway.metrics, onStream, warn };
         const failed = (error: unknown): void => {
           try {
@@ -136,7 +137,7 @@ function allowedMethod(path: string): 'GET' | 'POST' | null {
 const getRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/v1/models', '/v1beta/models']);
 
 /** Paths served by name. Any other path is one label, so that scanners cannot grow the metric set without bound. */
-const namedRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/v1/models', '/v1beta/models', '/admin/config', '/admin/routes', '/admin/credentials', ...bodyModelRoutes.keys()]);
+const namedRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/v1/models', '/v1beta/models', '/admin/config', '/admin/routes', '/admin/credentials', '/admin/usage', '/admin/budgets', ...bodyModelRoutes.keys()]);
 
 function routeLabel(path: string): string {
   if (namedRoutes.has(path)) return path;
@@ -178,6 +179,7 @@ function finish(gateway: Gateway, snapshot: Snapshot, record: AccessRecord, stat
   metrics.duration.observe({ route, provider }, (now - record.startedAt) / 1000);
   if (record.inputTokens !== null) metrics.tokens.inc({ direction: 'in', model, provider }, record.inputTokens);
   if (record.outputTokens !== null) metrics.tokens.inc({ direction: 'out', model, provider }, record.outputTokens);
+  if (record.modelRequest) gateway.usage.finish(snapshot, record, status, now, route, model);
   if (snapshot.config.log.access) gateway.output.droppable(gateway.accessPrefix + formatAccessLine(snapshot.config.log.format, record, status, now));
 }
 

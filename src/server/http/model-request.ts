@@ -22,6 +22,7 @@ import { sendError } from './respond.ts';
 import type { ModelRoute } from './routes.ts';
 import type { ShutdownSignal } from './shutdown-signal.ts';
 import { tryUpstream } from './upstream-attempt.ts';
+import { refuseOverBudget } from '../usage/budget-refusal.ts';
 
 export interface ModelRequestContext {
   req: IncomingMessage;
@@ -76,6 +77,8 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
     });
   }
   if (limitHeaders !== null) for (const name in limitHeaders) res.setHeader(name, limitHeaders[name] as string);
+  const budget = snapshot.budgets.check(client.name, Date.now());
+  if (!budget.allowed) return refuseOverBudget(res, format, client.name, budget, ctx.metrics);
 
   const read = await readBody(req, snapshot.config.server.bodyLimit, snapshot.config.server.bodyTimeout);
   if (!read.ok) {

@@ -16,6 +16,7 @@ import { clientStatus, errorBody } from '../translate/error-bodies.ts';
 import { createStreamTranslator, isTranslationError, translateResponse, type ResponseContext, type StreamTranslator } from '../translate/index.ts';
 import type { WireFormat } from '../../shared/wire-format.ts';
 import { answerShutdown, noteUsage, recordUsage, setServedBy } from './attempt-record.ts';
+import { stripUsageChunk } from '../usage/include-usage.ts';
 import type { ModelRequestContext } from './model-request.ts';
 import { UpstreamExchange, type ExchangeEnd } from './upstream-exchange.ts';
 import { prepareUpstreamRequest, type PreparedRequest } from './upstream-request.ts';
@@ -59,7 +60,7 @@ export async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, bo
   const eventStream = String(exchange.call.headers['content-type'] ?? '').startsWith('text/event-stream');
   const answer = responseContext(ctx, body, prepared);
   if (prepared.wire !== null && !eventStream) return answerTranslated(ctx, client, exchange, prepared.wire, answer);
-  return { kind: 'relaying', done: relayAnswer(ctx, attempt, client, exchange, prepared.wire, eventStream, answer) };
+  return { kind: 'relaying', done: relayAnswer(ctx, attempt, client, exchange, prepared.wire, eventStream && prepared.stripUsage, eventStream, answer) };
 }
 
 /** What ended an exchange before a relay owned it, as the attempt plan reads it. */
@@ -136,7 +137,7 @@ async function answerTranslated(ctx: ModelRequestContext, client: Client, exchan
 }
 
 /** Streams the answer to the client (translated on the way when `wire` is set); settles when the relay ends, accounted. */
-function relayAnswer(ctx: ModelRequestContext, attempt: Attempt, client: Client, exchange: UpstreamExchange, wire: WireFormat | null, eventStream: boolean, answer: ResponseContext): Promise<void> {
+function relayAnswer(ctx: ModelRequestContext, attempt: Attempt, client: Client, exchange: UpstreamExchange, wire: WireFormat | null, stripUsage: boolean, eventStream: boolean, answer: ResponseContext): Promise<void> {
   const { res, route, snapshot } = ctx;
   const call = exchange.call;
   if (wire === null) {
@@ -164,7 +165,11 @@ function relayAnswer(ctx: ModelRequestContext, attempt: Attempt, client: Client,
     shutdown: ctx.shutdown,
     // @google/genai ignores an error event: only a response cut short makes it throw.
     cutOnFailure: route.client === 'gemini',
-    ...(wire === null ? {} : { transform: (write: (text: string) => void) => (translator = createStreamTranslator(wire, route.wire as WireFormat, write, answer)) }),
+    ...(wire !== null
+      ? { transform: (write: (text: string) => void) => (translator = createStreamTranslator(wire, route.wire as WireFormat, write, answer)) }
+      : stripUsage
+        ? { transform: stripUsageChunk }
+        : {}),
   });
   return relayed.then((result) => {
     exchange.stopTimer();
@@ -183,7 +188,7 @@ function accountRelay(ctx: ModelRequestContext, attempt: Attempt, client: Client
   // Counted as a success when the headers came; a stream that broke later still marks the key.
   if (result.outcome === 'upstream-failed') snapshot.credentials.report(attempt.credential, { kind: 'network' });
   const translatedUsage = translator?.usage() ?? null;
-  if (translatedUsage !== null) recordUsage(ctx, client, translatedUsage.inputTokens, translatedUsage.outputTokens);
+  if (translatedUsage !== null) recordUsage(ctx, client, { input: translatedUsage.inputTokens, output: translatedUsage.outputTokens, cached: translatedUsage.cachedInputTokens, reasoning: translatedUsage.reasoningTokens });
   else noteUsage(ctx, client, result.tail, result.head);
   const provider = attempt.candidate.provider.name;
   if (result.firstByteAt !== 0) ctx.metrics.ttfb.observe({ route: ctx.route.endpoint, provider }, (result.firstByteAt - sentAt) / 1000);

@@ -9,6 +9,7 @@ import { baseUrlOf } from '../providers/registry.ts';
 import type { Attempt } from '../routing/attempt-plan.ts';
 import type { RouteProvider } from '../routing/model-table.ts';
 import { isTranslationError, translateRequest, type ToolNames, type TranslationError } from '../translate/index.ts';
+import { withIncludeUsage } from '../usage/include-usage.ts';
 import type { ModelRequestContext } from './model-request.ts';
 import { reportOmitted } from './omitted.ts';
 import type { ModelRoute } from './routes.ts';
@@ -21,6 +22,8 @@ export interface PreparedRequest {
   readonly wire: WireFormat | null;
   /** The client's tools by their upstream names (translated requests only). */
   readonly tools: ToolNames | undefined;
+  /** The gateway asked a chat stream for its usage the client did not ask for: take it out of the answer. */
+  readonly stripUsage: boolean;
 }
 
 /**
@@ -61,10 +64,12 @@ export function prepareUpstreamRequest(ctx: ModelRequestContext, attempt: Attemp
   if (wire === null) {
     const sse = route.endpoint !== 'stream-generate-content' || /[?&]alt=sse(?:&|$)/.test(req.url ?? '');
     const url = provider.descriptor.passthroughUrl(baseUrlOf(provider.config), route, upstreamModel, stream, sse);
+    // A chat stream is asked for its usage (the ledger needs it); a client that did not ask does not see it.
+    const askUsage = stream && route.wire === 'chat' ? withIncludeUsage(body, upstreamModel) : null;
     // Forward the client's bytes untouched unless the model id must change (Gemini keeps it in the URL).
-    const payload = route.family === 'gemini' || body.model === upstreamModel ? raw : Buffer.from(JSON.stringify({ ...body, model: upstreamModel }));
+    const payload = askUsage !== null ? Buffer.from(JSON.stringify(askUsage)) : route.family === 'gemini' || body.model === upstreamModel ? raw : Buffer.from(JSON.stringify({ ...body, model: upstreamModel }));
     reportOmitted(res, [], ctx.warn, '');
-    return { url, headers, payload, wire, tools: undefined };
+    return { url, headers, payload, wire, tools: undefined, stripUsage: askUsage !== null };
   }
   const from = route.wire as WireFormat;
   let translated: ReturnType<typeof translateRequest>;
@@ -76,5 +81,5 @@ export function prepareUpstreamRequest(ctx: ModelRequestContext, attempt: Attemp
   }
   reportOmitted(res, translated.omitted, ctx.warn, `request ${ctx.record.id} (${from} → ${wire}, ${provider.name}/${upstreamModel})`);
   const url = provider.descriptor.translatedUrl(baseUrlOf(provider.config), wire, upstreamModel, stream);
-  return { url, headers, payload: Buffer.from(JSON.stringify(translated.body)), wire, tools: translated.tools };
+  return { url, headers, payload: Buffer.from(JSON.stringify(translated.body)), wire, tools: translated.tools, stripUsage: false };
 }

@@ -8,6 +8,8 @@ import { extractKey } from '../auth/extract-key.ts';
 import type { Config } from '../../shared/config/schema.ts';
 import { sendError, sendJson } from '../http/respond.ts';
 import type { Snapshot } from '../snapshot.ts';
+import type { Ledger } from '../usage/ledger.ts';
+import { parseGrouping, parseSince } from '../../shared/usage/usage-report.ts';
 
 const REDACTED = '[redacted]';
 /** Maps whose keys are the user's own words: keep them as written. */
@@ -15,7 +17,7 @@ const recordFields = new Set(['headers', 'aliases', 'fallbacks']);
 const secretFields = new Set(['key', 'sha256', 'apiKeys']);
 const secretHeader = /authorization|api-key|token|secret|cookie/i;
 
-export function handleAdmin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, path: string): void {
+export function handleAdmin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, path: string, ledger: Ledger | null = null): void {
   const verdict = snapshot.admin.check(extractKey(req.headers, req.url ?? '')?.key ?? null);
   if (verdict === 'not-configured') return sendError(res, 'openai', 404, 'The admin API is disabled; set admin.key in the config to enable it.');
   if (verdict !== 'ok') return sendError(res, 'openai', 401, verdict === 'missing' ? 'The admin API needs the admin key.' : 'Invalid admin key.');
@@ -30,9 +32,33 @@ export function handleAdmin(req: IncomingMessage, res: ServerResponse, snapshot:
     }
     case '/admin/credentials':
       return sendJson(res, 200, JSON.stringify({ credentials: snapshot.credentials.snapshot() }, null, 2));
+    case '/admin/budgets':
+      return sendJson(res, 200, JSON.stringify({ budgets: snapshot.budgets.report(Date.now()), available: snapshot.budgets.status.available }, null, 2));
+    case '/admin/usage':
+      return serveUsage(res, snapshot, url, ledger);
     default:
-      return sendError(res, 'openai', 404, 'Admin endpoints: GET /admin/config, /admin/routes[?model=ID], /admin/credentials.');
+      return sendError(res, 'openai', 404, 'Admin endpoints: GET /admin/config, /admin/routes[?model=ID], /admin/credentials, /admin/usage[?since=24h&by=key|model|provider|day], /admin/budgets.');
   }
+}
+
+/** The ledger's summary (what `ai-proxy usage --json` prints), with spend against each budget. */
+function serveUsage(res: ServerResponse, snapshot: Snapshot, url: URL, ledger: Ledger | null): void {
+  if (ledger === null) return sendError(res, 'openai', 404, 'The usage ledger is off (usage.ledger: false).');
+  const now = Date.now();
+  let since: number;
+  let by: ReturnType<typeof parseGrouping>;
+  try {
+    since = parseSince(url.searchParams.get('since') ?? '24h', now);
+    by = parseGrouping(url.searchParams.get('by') ?? 'key');
+  } catch (error) {
+    return sendError(res, 'openai', 400, (error as Error).message.replace(/--(since|by)/, '$1'));
+  }
+  // Rows of the last second may still be queued here: send them first, the worker answers in order.
+  ledger.flush();
+  ledger.query(since, by).then(
+    (report) => sendJson(res, 200, JSON.stringify({ ...report, budgets: snapshot.budgets.report(now) }, null, 2)),
+    (error: unknown) => sendError(res, 'openai', 503, `The usage ledger cannot answer: ${(error as Error).message}`, { kind: 'overloaded' }),
+  );
 }
 
 /** The config with every secret replaced, keys back in the kebab-case the file uses. */

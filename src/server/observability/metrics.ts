@@ -25,6 +25,12 @@ export class Metrics {
   readonly retries: HotCounter<'provider'>;
   readonly tokens: HotCounter<'direction' | 'model' | 'provider'>;
   readonly reloads: HotCounter<'source' | 'outcome'>;
+  /** Usage per client key (its name), provider and configured model id, by token kind. */
+  readonly usageTokens: HotCounter<'client' | 'provider' | 'model' | 'kind'>;
+  readonly cost: HotCounter<'client' | 'provider' | 'model'>;
+  readonly budgetRefusals: HotCounter<'client'>;
+  readonly ledgerRecords: HotCounter<'outcome'>;
+  readonly ledgerUp: Gauge;
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
@@ -36,6 +42,11 @@ export class Metrics {
     this.retries = new HotCounter({ name: 'ai_proxy_retries_total', help: 'Attempts after the first one of a request', labelNames: ['provider'], registers });
     this.tokens = new HotCounter({ name: 'ai_proxy_tokens_total', help: 'Tokens reported by upstreams, in and out', labelNames: ['direction', 'model', 'provider'], registers });
     this.reloads = new HotCounter({ name: 'ai_proxy_reloads_total', help: 'Config reloads, by source and outcome', labelNames: ['source', 'outcome'], registers });
+    this.usageTokens = new HotCounter({ name: 'ai_proxy_usage_tokens_total', help: 'Tokens by client key, provider, configured model and kind (input, output, cached, reasoning)', labelNames: ['client', 'provider', 'model', 'kind'], registers });
+    this.cost = new HotCounter({ name: 'ai_proxy_cost_usd_total', help: 'Cost in USD from the pricing table, by client key, provider and configured model (priced requests only)', labelNames: ['client', 'provider', 'model'], registers });
+    this.budgetRefusals = new HotCounter({ name: 'ai_proxy_budget_refusals_total', help: 'Requests refused because the client key spent its budget', labelNames: ['client'], registers });
+    this.ledgerRecords = new HotCounter({ name: 'ai_proxy_ledger_records_total', help: 'Usage ledger records, by outcome: written, or dropped (write_failed, backlog)', labelNames: ['outcome'], registers });
+    this.ledgerUp = new Gauge({ name: 'ai_proxy_ledger_up', help: '1 while the usage ledger is writable, 0 while writes fail (or it is off)', registers });
     new Gauge({ name: 'ai_proxy_in_flight_requests', help: 'Requests in flight', registers, collect() { this.set(sources.inFlight()); } });
     new Gauge({ name: 'ai_proxy_open_streams', help: 'Streaming responses in flight', registers, collect() { this.set(sources.streams()); } });
     new Gauge({ name: 'ai_proxy_config_generation', help: 'Generation of the config in use', registers, collect() { this.set(sources.generation()); } });

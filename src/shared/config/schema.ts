@@ -135,6 +135,14 @@ const clientKeySchema = z
       .describe('After this instant the key is refused.'),
     rpm: z.number().int().positive().optional().describe('Requests per minute.'),
     tpm: z.number().int().positive().optional().describe('Tokens per minute (counted from reported usage).'),
+    budget: z
+      .strictObject({
+        usd: z.number().positive().describe('Spend allowed per period, in USD (costs from the pricing table).'),
+        period: z.enum(['day', 'week', 'month']).describe('day, week (from Monday) or calendar month, in UTC.'),
+        'fail-closed': z.boolean().default(false).describe('Refuse the key (503) while its spend is not known for sure (shared state away, or the ledger unreadable at start) rather than serve it unchecked.'),
+      })
+      .optional()
+      .describe('Spend limit: past it the key gets 429 until the period resets. Requests in flight when it is crossed still finish (docs/operations.md, "Budgets").'),
   })
   .refine((k) => (k.key === undefined) !== (k.sha256 === undefined), { message: 'give exactly one of key or sha256' });
 
@@ -232,6 +240,22 @@ const translationSchema = z
   .prefault({})
   .describe('Cross-format translation (docs/translation.md).');
 
+const priceSchema = z.strictObject({
+  input: z.number().nonnegative().describe('USD per million input tokens (uncached).'),
+  output: z.number().nonnegative().describe('USD per million output tokens.'),
+  cached: z.number().nonnegative().optional().describe('USD per million cached input tokens; default the input price.'),
+  reasoning: z.number().nonnegative().optional().describe('USD per million reasoning tokens (counted within the output); default the output price.'),
+});
+
+const usageSchema = z
+  .strictObject({
+    ledger: z.boolean().default(true).describe('Record every model request (never its content) in the usage ledger file.'),
+    file: z.string().min(1).optional().describe('Ledger file. Default: $STATE_DIRECTORY/usage.db (systemd StateDirectory=), /var/lib/ai-proxy/usage.db (root) or $XDG_STATE_HOME/ai-proxy/usage.db. A reload cannot change it.'),
+    retention: duration('usage.retention').default(90 * 86_400_000).describe('Records older than this are deleted (checked at start and hourly); 0 keeps them forever.'),
+  })
+  .prefault({})
+  .describe('The usage ledger: one row per model request, read by `ai-proxy usage` and /admin/usage.');
+
 export const configSchema = z.strictObject({
   listen: listenSchema,
   'allow-unauthenticated': z.boolean().default(false).describe('Allow a non-loopback listen address without client keys.'),
@@ -271,6 +295,11 @@ export const configSchema = z.strictObject({
   retry: retrySchema,
   cooldown: cooldownSchema,
   translation: translationSchema,
+  pricing: z
+    .record(glob, priceSchema)
+    .default({})
+    .describe('Model id or glob → price. The id sent upstream is looked up first, then the configured id; an exact id wins over a glob, then globs in file order. A model without a price costs null (unknown), not zero.'),
+  usage: usageSchema,
 });
 
 /** The config as written (kebab-case keys). */
