@@ -146,3 +146,21 @@ describe('the in-memory spend store', () => {
     assert.equal(store.spent('a', 5), 1);
   });
 });
+
+it('spend hand-over for a restart: full then delta counts each request once, and a handed-over store ignores the ledger seed', () => {
+  const old = new InMemorySpendStore();
+  old.seed([{ client: 'a', periodStart: 1000, usd: 2 }]);
+  old.add('a', 1000, 1);
+  const fresh = new InMemorySpendStore();
+  fresh.importState(old.exportState('full'), 'full');
+  // The ledger's seed arrives after the hand-over: it already counted these.
+  fresh.seed([{ client: 'a', periodStart: 1000, usd: 3 }]);
+  assert.equal(fresh.spent('a', 1000), 3);
+  // While the old server drains it counts more; the new one counts its own.
+  old.add('a', 1000, 0.5);
+  old.add('b', 1000, 0.25);
+  fresh.add('a', 1000, 1);
+  fresh.importState(old.exportState('delta'), 'delta');
+  assert.equal(fresh.spent('a', 1000), 4.5);
+  assert.equal(fresh.spent('b', 1000), 0.25);
+});

@@ -40,14 +40,42 @@ export interface SpendStoreStatus {
   readonly available: boolean;
 }
 
-/** The process-local store: seeded from the ledger at start, so a restart keeps the spend. */
+/** A store's spend for a restart's hand-over: [client, period start, USD] triples. */
+export type SpendState = Array<[string, number, number]>;
+
+/**
+ * The process-local store: seeded from the ledger at start, so a stop and start keeps the spend.
+ * A restart hands the spend over instead (full when it begins, then what the old server added
+ * while it drained), which also counts the requests whose ledger rows were not written yet.
+ */
 export class InMemorySpendStore implements SpendStore, SpendStoreStatus {
   readonly #clients = new Map<string, Map<number, number>>();
+  /** Added since the last full export: a restart's delta. */
+  readonly #added = new Map<string, Map<number, number>>();
+  /** Set once a restart handed the spend over: the ledger's seed would count it twice. */
+  #handedOver = false;
   available = true;
 
   /** `seed`: each client's spend in the current periods, summed from the ledger. */
   seed(entries: Iterable<SpendSeed>): void {
+    if (this.#handedOver) return;
     for (const s of entries) this.add(s.client, s.periodStart, s.usd);
+  }
+
+  exportState(kind: 'full' | 'delta'): SpendState {
+    const source = kind === 'full' ? this.#clients : this.#added;
+    const out: SpendState = [];
+    for (const [client, periods] of source) for (const [start, usd] of periods) out.push([client, start, usd]);
+    if (kind === 'full') this.#added.clear();
+    return out;
+  }
+
+  importState(state: SpendState, kind: 'full' | 'delta'): void {
+    if (kind === 'full') {
+      this.#handedOver = true;
+      this.available = true;
+    }
+    for (const [client, start, usd] of state) if (typeof client === 'string' && Number.isFinite(start)) this.add(client, start, usd);
   }
 
   spent(client: string, periodStart: number): number {
@@ -56,15 +84,20 @@ export class InMemorySpendStore implements SpendStore, SpendStoreStatus {
 
   add(client: string, periodStart: number, usd: number): void {
     if (!(usd > 0)) return;
-    let periods = this.#clients.get(client);
-    if (periods === undefined) {
-      periods = new Map();
-      this.#clients.set(client, periods);
-    }
-    const before = periods.get(periodStart) ?? 0;
-    // Re-inserted so the Map's order is the order of last addition.
-    periods.delete(periodStart);
-    periods.set(periodStart, before + usd);
-    if (periods.size > PERIODS_KEPT) periods.delete(periods.keys().next().value as number);
+    addTo(this.#clients, client, periodStart, usd);
+    addTo(this.#added, client, periodStart, usd);
   }
+}
+
+function addTo(clients: Map<string, Map<number, number>>, client: string, periodStart: number, usd: number): void {
+  let periods = clients.get(client);
+  if (periods === undefined) {
+    periods = new Map();
+    clients.set(client, periods);
+  }
+  const before = periods.get(periodStart) ?? 0;
+  // Re-inserted so the Map's order is the order of last addition.
+  periods.delete(periodStart);
+  periods.set(periodStart, before + usd);
+  if (periods.size > PERIODS_KEPT) periods.delete(periods.keys().next().value as number);
 }
