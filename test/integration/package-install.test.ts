@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { installRelease, manifest, packRelease, run, type Run } from '../helpers/release.ts';
 
 /** What a user needs and nothing else (package.json is always packed). */
-const ALLOWED = [/^bin\//, /^dist\/[^/]+\.js$/, /^etc\//, /^docs\//, /^README\.md$/, /^LICENSE$/, /^package\.json$/];
+const ALLOWED = [/^bin\//, /^dist\/[^/]+\.js$/, /^dist\/build-info\.json$/, /^etc\//, /^docs\//, /^README\.md$/, /^LICENSE$/, /^package\.json$/];
 
 /** Every package name in an `npm ls --json` tree. */
 function namesIn(tree: { dependencies?: Record<string, unknown> }, into = new Set<string>()): Set<string> {

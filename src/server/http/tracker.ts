@@ -14,6 +14,14 @@ import { ShutdownSignal } from './shutdown-signal.ts';
  */
 const FORCE_FLUSH_MS = 50;
 
+/**
+ * A polite drain keeps idle keep-alive connections this much longer than the timeout it
+ * announced (`Keep-Alive: timeout=N`). A client stops reusing a connection about 1 s before N
+ * (Node's agent, undici), but one whose event loop lags past that still sends on it; closing at
+ * N would race that request. The extra time costs nothing with clients that close on time.
+ */
+const POLITE_IDLE_GRACE_MS = 5_000;
+
 export class RequestTracker {
   #inFlight = 0;
   #streams = 0;
@@ -23,6 +31,8 @@ export class RequestTracker {
   readonly #sockets = new Set<Socket>();
   /** Each request in flight, with its response: a drain turns off keep-alive on those not answered yet. */
   readonly #aborts = new Map<ShutdownSignal, ServerResponse>();
+  /** Sockets with a request in flight: the others are idle keep-alive connections. */
+  readonly #busy = new Set<Socket>();
   #onIdle: (() => void) | null = null;
   /** A restart's drain: connections close by themselves (see ShutdownOptions.polite). */
   #polite = false;
@@ -61,6 +71,7 @@ export class RequestTracker {
     this.#inFlight++;
     const abort = new ShutdownSignal();
     this.#aborts.set(abort, res);
+    this.#busy.add(res.socket as Socket);
     if (this.#draining) res.shouldKeepAlive = false;
     return abort;
   }
@@ -68,6 +79,7 @@ export class RequestTracker {
   end(req: IncomingMessage, abort: ShutdownSignal): void {
     this.#inFlight--;
     this.#aborts.delete(abort);
+    this.#busy.delete(req.socket);
     if (this.#draining) {
       if (!abort.aborted) this.#finished++;
       if (this.#polite) {
@@ -107,6 +119,11 @@ export class RequestTracker {
     if (polite) {
       // http.Server#close also closes every idle connection (Node >= 19); net.Server's only stops accepting.
       NetServer.prototype.close.call(this.server);
+      // Node arms an idle connection's keep-alive timer as each response ends, with
+      // socket.setTimeout(keepAliveTimeout + 1 s); the longer one applies to the connections idle
+      // later, and is set here on those idle now.
+      this.server.keepAliveTimeout += POLITE_IDLE_GRACE_MS;
+      for (const socket of this.#sockets) if (!this.#busy.has(socket)) socket.setTimeout(this.server.keepAliveTimeout + 1_000);
     } else {
       this.server.close();
       this.server.closeIdleConnections();
