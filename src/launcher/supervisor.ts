@@ -531,7 +531,14 @@ export class Supervisor {
       dropListener();
       return failed({ code: 'E_NOT_RUNNING', message: 'the gateway began to stop during the restart' });
     }
-    const next = this.#spawn(loaded, (serving.config?.generation ?? 0) + 1, state, listener, runAs);
+    let next: ServerChild;
+    try {
+      next = this.#spawn(loaded, (serving.config?.generation ?? 0) + 1, state, listener, runAs);
+    } catch (error) {
+      // fork(2) itself failed (EAGAIN, ENOMEM, EPERM for another uid): nothing was started.
+      dropListener();
+      return failed({ code: 'E_RESTART_FAILED', message: `cannot start a new server: ${(error as Error).message}` });
+    }
     this.#phase.next = next;
     const result = await this.#whenReady(next);
     if (!result.ok || this.#phase.name !== 'restarting') {

@@ -8,8 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { assertCut, get, instance, openStream, post, runCli, startDaemon, waitUntil, type CommandResult } from '../helpers/cli.ts';
+import { assertCut, connectRefused, get, instance, openStream, post, runCli, startDaemon, waitUntil, type CommandResult } from '../helpers/cli.ts';
 import { fakeUpstream, json, openaiCompletion } from '../helpers/fake-upstream.ts';
 import { killInstanceOnExit, scriptedChat, scriptedUpstream } from '../helpers/reliability.ts';
 
@@ -83,6 +85,32 @@ test('a stream longer than restart-drain-timeout is cut at it with an error even
   await waitUntil('the cut is reported', () => /previous server \(pid \d+\) drained: .*1 cut at the restart-drain-timeout/.test(logOf(inst.logFile)));
   // The new server serves meanwhile.
   assert.equal((await get(`${url}/healthz`)).status, 200);
+});
+
+test('a listen change: reload rejects it naming restart, restart applies it; the old address closes once the old server is gone', { timeout: 120_000 }, async (t) => {
+  const up = await scriptedUpstream(t);
+  const yaml = (port: number): string => [`listen:\n  host: 127.0.0.1\n  port: ${port}`, 'watch-config: false', 'providers:', up.providerYaml('up', ['rst-model']), ''].join('\n');
+  const inst = instance(t, yaml(0));
+  killInstanceOnExit(t, inst.dir);
+  const { url } = await startDaemon(inst);
+  const oldPort = Number(new URL(url).port);
+  // A port free a moment ago (bound, then closed by this process).
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const newPort = (probe.address() as AddressInfo).port;
+  await new Promise((resolve) => probe.close(resolve));
+  writeFileSync(inst.config, yaml(newPort));
+
+  const reload = await runCli(['reload', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(reload.code, 1);
+  assert.match(reload.stderr, /the listen address cannot change on reload .*apply it with ai-proxy restart/);
+  const restart = await runCli(['restart', '--json', '--pid-file', inst.pidFile], { env: inst.env });
+  assert.equal(restart.code, 0, restart.stdout + restart.stderr);
+  const answer = await post(`http://127.0.0.1:${newPort}/v1/chat/completions`, scriptedChat('rst-model', { id: 'moved' }, false));
+  assert.equal(answer.status, 200);
+  const status = JSON.parse((await runCli(['status', '--json', '--pid-file', inst.pidFile], { env: inst.env })).stdout) as { listen: { port: number } };
+  assert.equal(status.listen.port, newPort);
+  await waitUntil('the old address is closed', () => connectRefused(oldPort, 1_000));
 });
 
 /** The CLI of a copied package (not the repository's bin): what an installed ai-proxy is. */
