@@ -195,6 +195,8 @@ const EXPOSED_HEADERS = [
   'x-ai-proxy-provider',
   'x-ai-proxy-attempts',
   OMITTED_HEADER,
+  // count-tokens.ts: whether a token count is the upstream's or an estimate.
+  'x-ai-proxy-token-count',
   'retry-after',
   ...['limit', 'remaining', 'reset'].flatMap((what) => [`x-ratelimit-${what}-requests`, `x-ratelimit-${what}-tokens`]),
 ].join(', ');

@@ -19,6 +19,7 @@ import type { Snapshot } from '../snapshot.ts';
 import type { AccessRecord } from './access-log.ts';
 import { answerShutdown, recordTokens, setServedBy } from './attempt-record.ts';
 import { readBody } from './body.ts';
+import { countAcrossFamilies, isCountRoute } from './count-tokens.ts';
 import { sendError } from './respond.ts';
 import type { ModelRoute } from './routes.ts';
 import type { ShutdownSignal } from './shutdown-signal.ts';
@@ -118,6 +119,7 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   record.resolvedModel = resolution.model;
   const servable = servableBy(resolution, route);
   if (servable === null) {
+    if (isCountRoute(route)) return countAcrossFamilies(ctx, { body, raw: read.body, resolution });
     return sendError(res, format, 400, `The model '${model}' is served by a provider of another API family, and ${req.url?.split('?')[0]} has no cross-format translation; use that provider's own endpoint.`);
   }
   const stream = body.stream === true || route.endpoint === 'stream-generate-content';
