@@ -138,4 +138,10 @@ providers:
   });
 
   await assertRedacted(gateway, [CLIENT_KEY, UPSTREAM_KEY, ADMIN_KEY]);
+
+  await t.test('with no instance running: exit 3, not-running', async () => {
+    const result = await runCli(['debug', 'capture', '--pid-file', inst.pidFile, '--json'], { env: inst.env });
+    assert.equal(result.code, 3, result.stdout + result.stderr);
+    assert.equal((JSON.parse(result.stdout) as Json).outcome, 'not-running');
+  });
 });

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Command, Option } from 'clipanion';
+import { Command, Option, UsageError } from 'clipanion';
 import * as t from 'typanion';
 import { describeReport, toErrorReport, type ErrorReport } from '../../shared/errors.ts';
 import { ExitCode } from '../../shared/exit-codes.ts';
@@ -46,7 +46,7 @@ export class DebugCaptureCommand extends InstanceCommand {
     const output = resolve(this.output ?? `ai-proxy-capture-${new Date().toISOString().replace(/[:.]/g, '-')}.jsonl`);
     const failed = (outcome: string, exitCode: ExitCode, error: ErrorReport, extra: Record<string, unknown> = {}): number =>
       report(this.context, this.json, { command: 'debug capture', outcome, exitCode, error, ...extra }, `ai-proxy: ${describeReport(error)}`);
-    if (maxWaitMs < 1_000 || maxWaitMs > MAX_WAIT_MS) return failed('failed', ExitCode.USAGE, { code: 'E_USAGE', message: '--timeout must be from 1s to 1h' });
+    if (maxWaitMs < 1_000 || maxWaitMs > MAX_WAIT_MS) throw new UsageError(`--timeout must be from 1s to 1h (got ${maxWaitMs} ms)`);
     const pidFile = await locatePidFile({ flag: this.pidFile, configFlag: this.config });
     const instance = findInstance(pidFile);
     if (instance.state !== 'present') return failed('not-running', ExitCode.NOT_RUNNING, { code: 'E_NOT_RUNNING', message: `not running (pid file ${instance.pidFile.path})` });
