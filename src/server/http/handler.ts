@@ -42,6 +42,7 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
   const info = (message: string): void => {
     gateway.logger.info(message);
   };
+  const accepting = (): boolean => gateway.ready;
 
   return (req, res) => {
     const snapshot = gateway.snapshot;
@@ -97,11 +98,11 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
           });
           return;
       }
-      if (path.startsWith('/admin/')) return handleAdmin(req, res, snapshot, path, gateway.usage.ledger, { capture: gateway.capture, shutdown, log: info });
+      if (path.startsWith('/admin/')) return handleAdmin(req, res, snapshot, path, gateway.usage.ledger, { capture: gateway.capture, shutdown, log: info, accepting });
       if (path.startsWith('/v1/models/')) return retrieveModel(req, res, snapshot, decodeURIComponentSafe(path.slice('/v1/models/'.length)));
     }
     if (req.method === 'POST') {
-      if (path === '/admin/capture') return handleAdmin(req, res, snapshot, path, gateway.usage.ledger, { capture: gateway.capture, shutdown, log: info });
+      if (path === '/admin/capture') return handleAdmin(req, res, snapshot, path, gateway.usage.ledger, { capture: gateway.capture, shutdown, log: info, accepting });
       const bodyRoute = bodyModelRoutes.get(path);
       const gemini = bodyRoute === undefined ? geminiRoute(path) : null;
       const route = bodyRoute ?? gemini?.route;

@@ -25,6 +25,8 @@ export interface AdminCaptureContext {
   capture: CaptureHub;
   shutdown: ShutdownSignal;
   log: (message: string) => void;
+  /** False once the gateway is stopping: a capture armed then would hold up the drain. */
+  accepting: () => boolean;
 }
 
 export function handleAdmin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, path: string, ledger: Ledger | null, captures: AdminCaptureContext): void {
@@ -33,6 +35,7 @@ export function handleAdmin(req: IncomingMessage, res: ServerResponse, snapshot:
   if (verdict !== 'ok') return sendError(res, 'openai', 401, verdict === 'missing' ? 'The admin API needs the admin key.' : 'Invalid admin key.');
   if (path === '/admin/capture') {
     if (req.method !== 'POST') return sendError(res, 'openai', 405, 'POST /admin/capture arms a capture; see docs/operations.md.', { headers: { allow: 'POST' } });
+    if (!captures.accepting()) return sendError(res, 'openai', 503, 'The gateway is stopping; it arms no capture now.', { kind: 'overloaded' });
     void serveCapture(req, res, captures.capture, captures.shutdown, captures.log);
     return;
   }

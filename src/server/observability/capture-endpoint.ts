@@ -59,9 +59,7 @@ export async function serveCapture(req: IncomingMessage, res: ServerResponse, hu
   if (res.destroyed) return;
   const { filter, count, maxWaitMs } = parsed;
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-  res.write(`${JSON.stringify({ type: 'armed', count, filter, maxWaitMs, bodyLimit: BODY_LIMIT })}\n`);
   const what = `count ${count}${filter.model === null ? '' : `, model ${filter.model}`}${filter.client === null ? '' : `, client ${filter.client}`}`;
-  log(`capture armed (${what}, up to ${Math.round(maxWaitMs / 1000)}s)`);
   const session = hub.open(filter, count, maxWaitMs, {
     record: (line) => {
       res.write(`${line}\n`);
@@ -71,6 +69,9 @@ export async function serveCapture(req: IncomingMessage, res: ServerResponse, hu
       if (!res.destroyed) res.end(`${JSON.stringify({ type: 'end', reason, captured })}\n`);
     },
   });
+  // Armed before the caller hears it: a request it sends next is taken.
+  res.write(`${JSON.stringify({ type: 'armed', count, filter, maxWaitMs, bodyLimit: BODY_LIMIT })}\n`);
+  log(`capture armed (${what}, up to ${Math.round(maxWaitMs / 1000)}s)`);
   res.once('close', () => session.end('closed'));
   shutdown.on(() => session.end('shutdown'));
 }
