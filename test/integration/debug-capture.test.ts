@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Foreground, post, runCli, SLACK_MS } from '../helpers/cli.ts';
+import { Foreground, post, runCli, SLACK_MS, waitUntil } from '../helpers/cli.ts';
 import { strictUpstream } from '../helpers/agents/strict-upstream.ts';
 import { assertNoSecrets, assertRedacted, expectJson, startGateway } from './gateway-harness.ts';
 
@@ -62,7 +62,15 @@ providers:
   const text = readFileSync(output, 'utf8');
   const records = text.trim().split('\n').map((line) => JSON.parse(line) as Json);
   assert.equal(records.length, 3);
-  const [big, small, refused] = records as [Json, Json, Json];
+  // Each record is written when its response closes: found by what it holds, not by its place.
+  const find = (what: string, match: (r: Json) => boolean): Json => {
+    const found = records.filter(match);
+    assert.equal(found.length, 1, `one record of ${what}`);
+    return found[0] as Json;
+  };
+  const big = find('the large request', (r) => (r.client as Json).truncated === true);
+  const small = find('the streamed request', (r) => ((r.client as Json).body as Json | undefined)?.stream === true);
+  const refused = find('the refused request', (r) => r.model === 'no-such-model');
 
   // The client's side, as received.
   const bigClient = big.client as Json;
@@ -107,8 +115,8 @@ providers:
 
   // Nowhere in the file, whole or as the start of one, and nowhere in the command's output.
   assertNoSecrets({ 'the capture file': text, 'the command output': capture.output }, [CLIENT_KEY, UPSTREAM_KEY, ADMIN_KEY]);
-  assert.match(gateway.log(), /capture armed \(count 3, up to 120s\)/);
-  assert.match(gateway.log(), /capture ended \(count\): 3 of 3 requests captured/);
+  // The server's log lines reach the file through the launcher's pipe, a moment after the answer.
+  await waitUntil('the log says the capture was armed and ended', () => /capture armed \(count 3, up to 120s\)[^]*capture ended \(count\): 3 of 3 requests captured/.test(gateway.log()));
 
   await t.test('a capture that gets no request in time ends with the reason, exit 1 and no file', async () => {
     const none = join(inst.dir, 'none.jsonl');

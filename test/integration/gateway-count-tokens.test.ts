@@ -13,7 +13,7 @@
  */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { post } from '../helpers/cli.ts';
+import { post, waitUntil } from '../helpers/cli.ts';
 import { fakeUpstream, json } from '../helpers/fake-upstream.ts';
 import { strictUpstream, type StrictUpstream } from '../helpers/agents/strict-upstream.ts';
 import { assertRedacted, expectJson, startGateway, type RunningGateway } from './gateway-harness.ts';
@@ -160,7 +160,8 @@ test('token counts: each client format × each upstream type', async (t) => {
     assert.deepEqual(await expectJson(gemini, 200), { totalTokens: estimateRequestTokens(readCanonicalRequest('gemini', geminiCount)) });
     assert.equal(gemini.headers.get(TOKEN_COUNT), 'estimated');
     assert.deepEqual(broken.requests.slice(before).map((r) => r.path.split('?')[0]), ['/v1beta/models/gemini-broken:countTokens', '/v1/messages/count_tokens'], 'the count was asked of the upstream first');
-    assert.match(gateway.log(), /count .* answered HTTP 503; answered with an estimate/);
+    // The warning reaches the log file through the launcher's pipe, a moment after the answer.
+    await waitUntil('the log names the failed count', () => /count \S+ \(anthropic → gemini, broken-gemini\/gemini-broken\): the upstream answered HTTP 503; answered with an estimate/.test(gateway.log()));
   });
 
   await assertRedacted(gateway, [CLIENT_KEY, ...Object.values(UPSTREAM_KEYS)]);
