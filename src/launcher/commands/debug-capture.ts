@@ -73,7 +73,7 @@ export class DebugCaptureCommand extends InstanceCommand {
     if (result.reason === 'count') {
       return report(this.context, this.json, { command: 'debug capture', outcome: 'captured', exitCode: ExitCode.OK, error: null, ...fields }, [`captured ${result.exchanges.length} request${result.exchanges.length === 1 ? '' : 's'} into ${output}`, ...lines].join('\n'));
     }
-    const why = result.reason === 'timeout' ? `no more matching requests within ${Math.round(maxWaitMs / 1000)}s` : result.reason === 'shutdown' ? 'the gateway is stopping' : 'the gateway ended the capture';
+    const why = result.reason === 'timeout' ? `no more matching requests within ${Math.round(maxWaitMs / 1000)}s` : result.reason === 'shutdown' ? 'the gateway stopped or restarted its server' : 'the gateway ended the capture';
     const error: ErrorReport = { code: result.reason === 'timeout' ? 'E_CAPTURE_TIMEOUT' : 'E_CAPTURE_ENDED', message: `captured ${result.exchanges.length} of ${result.requested} requests: ${why}${result.exchanges.length === 0 ? '' : ` (they are in ${output})`}`, details: lines };
     return report(this.context, this.json, { command: 'debug capture', outcome: result.reason === 'timeout' ? 'timeout' : 'ended', exitCode: ExitCode.FAILURE, error, ...fields }, `ai-proxy: ${describeReport(error)}`);
   }
