@@ -4,6 +4,7 @@ import { Builtins, Cli } from 'clipanion';
 import { ExitCode } from '../shared/exit-codes.ts';
 import { releaseSignals } from '../shared/signals.ts';
 import { version } from '../shared/package-files.ts';
+import { DebugCaptureCommand } from './commands/debug-capture.ts';
 import { ReloadCommand } from './commands/reload.ts';
 import { RestartCommand } from './commands/restart.ts';
 import { RunCommand } from './commands/run.ts';
@@ -14,7 +15,7 @@ import { UsageCommand } from './commands/usage.ts';
 import { ValidateCommand } from './commands/validate.ts';
 
 const cli = new Cli({ binaryLabel: 'ai-proxy', binaryName: 'ai-proxy', binaryVersion: version(), enableColors: process.stdout.isTTY === true && !process.env.NO_COLOR });
-for (const command of [RunCommand, StopCommand, StatusCommand, ReloadCommand, RestartCommand, ValidateCommand, SystemdUnitCommand, UsageCommand, Builtins.HelpCommand, Builtins.VersionCommand]) {
+for (const command of [RunCommand, StopCommand, StatusCommand, ReloadCommand, RestartCommand, ValidateCommand, SystemdUnitCommand, UsageCommand, DebugCaptureCommand, Builtins.HelpCommand, Builtins.VersionCommand]) {
   cli.register(command);
 }
 

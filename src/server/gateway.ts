@@ -9,6 +9,7 @@ import type { ConfigInfo, DrainReport, GatewayState, ListenInfo, ReloadSource, R
 import type { ServerLaunch } from '../shared/launch.ts';
 import { createLogger, journalInfoPrefix, type AppLogger } from '../shared/logger.ts';
 import type { LoadedConfig } from '../shared/config/load.ts';
+import { CaptureHub } from './observability/capture.ts';
 import { Metrics } from './observability/metrics.ts';
 import type { Output } from './output.ts';
 import { createRequestHandler } from './http/handler.ts';
@@ -42,6 +43,8 @@ export class Gateway implements Service {
   readonly metrics: Metrics;
   /** Cost, usage metrics, budget spend and the ledger row of each model request. */
   readonly usage: UsageAccounting;
+  /** The operators' request captures (POST /admin/capture); none armed costs one boolean per request. */
+  readonly capture = new CaptureHub();
   /** Put before each access line: the journal's info priority under systemd, else nothing. */
   readonly accessPrefix: string;
 
@@ -169,6 +172,8 @@ export class Gateway implements Service {
 
   async stop(options: ShutdownOptions, onDraining: (inFlight: number) => void): Promise<ShutdownResult> {
     this.ready = false;
+    // A capture's answer is an open request: ended now, it does not hold the drain up.
+    this.capture.closeAll('shutdown');
     const tracker = this.#tracker;
     if (tracker === null) return { forced: false };
     // Load balancers see /readyz fail and stop sending before the listener closes; a forced stop cuts the wait.

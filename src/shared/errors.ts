@@ -20,6 +20,10 @@ export type ErrorCode =
   | 'E_SERVER_EXITED'
   | 'E_NOT_RUNNING'
   | 'E_CONTROL'
+  | 'E_ADMIN'
+  | 'E_CAPTURE_OUTPUT'
+  | 'E_CAPTURE_TIMEOUT'
+  | 'E_CAPTURE_ENDED'
   | 'E_USAGE'
   | 'E_LEDGER';
 

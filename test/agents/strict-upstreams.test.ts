@@ -364,3 +364,42 @@ describe('recorder', () => {
     assert.deepEqual(file.body, { a: [1] });
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// The count APIs (the gateway's cross-format token counts go to them: test/integration/gateway-count-tokens.test.ts)
+
+describe('count APIs of the fakes: rules', () => {
+  test('anthropic count_tokens refuses what only a generation takes (max_tokens, stream) as extra inputs', async (t) => {
+    const up = await fake(t, 'anthropic');
+    const count = (body: Json) => post(`${up.url}/v1/messages/count_tokens`, body);
+    assertRefused('anthropic', await count(msgs([{ role: 'user', content: 'hi' }])), /^max_tokens: Extra inputs are not permitted$/);
+    assertRefused('anthropic', await count({ model: 'claude-opus-4-8', messages: [{ role: 'user', content: 'hi' }], stream: true }), /^stream: Extra inputs are not permitted$/);
+    const counted = await count({ model: 'claude-opus-4-8', messages: [{ role: 'user', content: 'hi' }], system: 'be brief', tools: [BASH], tool_choice: { type: 'auto' } });
+    assertAccepted(counted);
+    assert.equal(typeof counted.json.input_tokens, 'number');
+  });
+  test('responses input_tokens counts, refuses parameters it does not take, and keeps the Responses input rules', async (t) => {
+    const up = await fake(t, 'responses');
+    const count = (body: Json) => post(`${up.url}/v1/responses/input_tokens`, body);
+    const counted = await count({ model: 'gpt-5.5', input: 'hi', instructions: 'be brief', tools: [{ type: 'function', name: 'shell', parameters: { type: 'object' } }] });
+    assertAccepted(counted);
+    assert.equal(counted.json.object, 'response.input_tokens');
+    assert.equal(typeof counted.json.input_tokens, 'number');
+    assertRefused('responses', await count({ model: 'gpt-5.5', input: 'hi', stream: false }), /^Unknown parameter: 'stream'\.$/);
+    assertRefused('responses', await count({ model: 'gpt-5.5', input: 'hi', max_output_tokens: 16 }), /^Unknown parameter: 'max_output_tokens'\.$/);
+    assertRefused('responses', await count({ model: 'gpt-5.5', input: [{ type: 'function_call_output', call_id: 'call_x', output: 'ok' }] }), /No tool call found for function call output with call_id call_x/);
+  });
+  test('gemini countTokens takes contents alone, or a generateContentRequest that names its model, never both', async (t) => {
+    const up = await fake(t, 'gemini');
+    const count = (body: Json) => post(url(up.url, 'gemini-2.5-pro', 'countTokens'), body);
+    const system = { parts: [{ text: 'be brief' }] };
+    const whole = await count({ generateContentRequest: { model: 'models/gemini-2.5-pro', contents: [gUser('hi')], systemInstruction: system, tools: [{ functionDeclarations: [RUN_SHELL] }] } });
+    assertAccepted(whole);
+    assert.equal(typeof whole.json.totalTokens, 'number');
+    assertRefused('gemini', await count({ contents: [gUser('hi')], systemInstruction: system }), /^Invalid JSON payload received\. Unknown name "systemInstruction": Cannot find field\.$/);
+    assertRefused('gemini', await count({ contents: [gUser('hi')], generateContentRequest: { model: 'models/gemini-2.5-pro', contents: [gUser('hi')] } }), /mutually exclusive/);
+    assertRefused('gemini', await count({ generateContentRequest: { contents: [gUser('hi')] } }), /GenerateContentRequest\.model: unexpected model name format/);
+    // The generateContent rules hold inside it.
+    assertRefused('gemini', await count({ generateContentRequest: { model: 'models/gemini-2.5-pro', contents: [gUser('hi'), { role: 'assistant', parts: [{ text: 'x' }] }] } }), /valid role/);
+  });
+});

@@ -9,8 +9,8 @@ import type { ErrorReport } from '../../shared/errors.ts';
 import type { ExitCode } from '../../shared/exit-codes.ts';
 
 export interface CommandReport {
-  command: 'run' | 'stop' | 'status' | 'reload' | 'restart' | 'validate';
-  /** One word a script can switch on: started, failed, applied, rejected, signalled, stopped, forced, not-running, valid, invalid, running, dead, unknown. */
+  command: 'run' | 'stop' | 'status' | 'reload' | 'restart' | 'validate' | 'debug capture';
+  /** One word a script can switch on: started, failed, applied, rejected, signalled, stopped, forced, not-running, valid, invalid, running, dead, unknown, captured, timeout, ended. */
   outcome: string;
   /** The process's exit code, repeated so that a report saved to a file still says it. */
   exitCode: ExitCode;

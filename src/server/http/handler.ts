@@ -39,6 +39,10 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
   const warn = (message: string): void => {
     gateway.logger.warn(message);
   };
+  const info = (message: string): void => {
+    gateway.logger.info(message);
+  };
+  const accepting = (): boolean => gateway.ready;
 
   return (req, res) => {
     const snapshot = gateway.snapshot;
@@ -94,17 +98,18 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
           });
           return;
       }
-      if (path.startsWith('/admin/')) return handleAdmin(req, res, snapshot, path, gateway.usage.ledger);
+      if (path.startsWith('/admin/')) return handleAdmin(req, res, snapshot, path, gateway.usage.ledger, { capture: gateway.capture, shutdown, log: info, accepting });
       if (path.startsWith('/v1/models/')) return retrieveModel(req, res, snapshot, decodeURIComponentSafe(path.slice('/v1/models/'.length)));
     }
     if (req.method === 'POST') {
+      if (path === '/admin/capture') return handleAdmin(req, res, snapshot, path, gateway.usage.ledger, { capture: gateway.capture, shutdown, log: info, accepting });
       const bodyRoute = bodyModelRoutes.get(path);
       const gemini = bodyRoute === undefined ? geminiRoute(path) : null;
       const route = bodyRoute ?? gemini?.route;
       if (route !== undefined) {
         pending++;
         record.modelRequest = true;
-        const context: ModelRequestContext = { req, res, snapshot, route, urlModel: gemini?.model ?? null, shutdown, record, metrics: gateway.metrics, onStream, warn };
+        const context: ModelRequestContext = { req, res, snapshot, route, urlModel: gemini?.model ?? null, shutdown, record, metrics: gateway.metrics, onStream, warn, capture: gateway.capture, trace: null };
         const failed = (error: unknown): void => {
           try {
             gateway.logger.error(`request ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
@@ -130,6 +135,7 @@ export function createRequestHandler(gateway: Gateway, tracker: RequestTracker):
 /** The method a known path takes, for a 405 with `Allow` when another one was used; null for unknown paths (404). */
 function allowedMethod(path: string): 'GET' | 'POST' | null {
   if (bodyModelRoutes.has(path) || geminiRoute(path) !== null) return 'POST';
+  if (path === '/admin/capture') return 'POST';
   if (getRoutes.has(path) || path.startsWith('/admin/') || path.startsWith('/v1/models/')) return 'GET';
   return null;
 }
@@ -137,7 +143,7 @@ function allowedMethod(path: string): 'GET' | 'POST' | null {
 const getRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/v1/models', '/v1beta/models']);
 
 /** Paths served by name. Any other path is one label, so that scanners cannot grow the metric set without bound. */
-const namedRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/v1/models', '/v1beta/models', '/admin/config', '/admin/routes', '/admin/credentials', '/admin/usage', '/admin/budgets', ...bodyModelRoutes.keys()]);
+const namedRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/v1/models', '/v1beta/models', '/admin/config', '/admin/routes', '/admin/credentials', '/admin/usage', '/admin/budgets', '/admin/capture', ...bodyModelRoutes.keys()]);
 
 function routeLabel(path: string): string {
   if (namedRoutes.has(path)) return path;
@@ -190,6 +196,8 @@ const EXPOSED_HEADERS = [
   'x-ai-proxy-provider',
   'x-ai-proxy-attempts',
   OMITTED_HEADER,
+  // count-tokens.ts: whether a token count is the upstream's or an estimate.
+  'x-ai-proxy-token-count',
   'retry-after',
   ...['limit', 'remaining', 'reset'].flatMap((what) => [`x-ratelimit-${what}-requests`, `x-ratelimit-${what}-tokens`]),
 ].join(', ');

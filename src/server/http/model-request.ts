@@ -13,11 +13,13 @@ import { rateLimitHeaders } from '../auth/rate-limit.ts';
 import { clientResponseHeaders } from '../proxy/headers.ts';
 import { createAttemptPlan, type Attempt } from '../routing/attempt-plan.ts';
 import type { ResolvedModel } from '../routing/model-table.ts';
+import type { CaptureHub, RequestTrace } from '../observability/capture.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Snapshot } from '../snapshot.ts';
 import type { AccessRecord } from './access-log.ts';
 import { answerShutdown, recordTokens, setServedBy } from './attempt-record.ts';
 import { readBody } from './body.ts';
+import { countAcrossFamilies, isCountRoute } from './count-tokens.ts';
 import { sendError } from './respond.ts';
 import type { ModelRoute } from './routes.ts';
 import type { ShutdownSignal } from './shutdown-signal.ts';
@@ -38,6 +40,10 @@ export interface ModelRequestContext {
   onStream: (open: boolean) => void;
   /** The gateway's warning log line (what a translation left out). */
   warn: (message: string) => void;
+  /** The operators' captures; `armed` is the only thing the request path reads when none is. */
+  capture: CaptureHub;
+  /** This request's capture record, when a capture took it. */
+  trace: RequestTrace | null;
 }
 
 export function handleModelRequest(ctx: ModelRequestContext): Promise<void> {
@@ -54,7 +60,8 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   const { req, res, snapshot, route, record } = ctx;
   const format = route.client;
 
-  const auth = snapshot.clients.authenticate(extractKey(req.headers, req.url ?? '')?.key ?? null);
+  const presented = extractKey(req.headers, req.url ?? '')?.key ?? null;
+  const auth = snapshot.clients.authenticate(presented);
   if (!auth.ok) {
     const message =
       auth.reason === 'missing'
@@ -104,6 +111,7 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   const model = ctx.urlModel ?? body.model;
   if (typeof model !== 'string' || model === '') return sendError(res, format, 400, 'The request needs a "model" (a string naming the model to use).', { param: 'model' });
   record.model = model;
+  if (ctx.capture.armed) ctx.trace = ctx.capture.begin(snapshot.config, { id: record.id, client: client.name, model, presentedKey: presented, req, res, body: read.body });
   if (!allowsModel(client, model)) return sendError(res, format, 403, `The key '${client.name}' may not use the model '${model}'.`, { code: 'model_not_allowed' });
 
   const resolution = snapshot.models.resolve(model);
@@ -111,6 +119,7 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   record.resolvedModel = resolution.model;
   const servable = servableBy(resolution, route);
   if (servable === null) {
+    if (isCountRoute(route)) return countAcrossFamilies(ctx, { body, raw: read.body, resolution });
     return sendError(res, format, 400, `The model '${model}' is served by a provider of another API family, and ${req.url?.split('?')[0]} has no cross-format translation; use that provider's own endpoint.`);
   }
   const stream = body.stream === true || route.endpoint === 'stream-generate-content';

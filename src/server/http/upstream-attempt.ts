@@ -44,6 +44,7 @@ export async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, bo
     return { kind: 'http', label: 'untranslatable', outcome: { kind: 'http', status: prepared.status, body: prepared.message }, status: prepared.status, headers: JSON_HEADERS, body: answer };
   }
   const provider = attempt.candidate.provider.config;
+  ctx.trace?.upstream({ provider: provider.name, model: attempt.candidate.upstreamModel, method: 'POST', url: prepared.url, headers: prepared.headers, body: prepared.payload, secret: attempt.credential.secret() });
   const dispatcher = ctx.snapshot.upstreams.dispatcher(provider.name, createDispatcher) as Dispatcher;
   const exchange = new UpstreamExchange(dispatcher, prepared, ctx.res, ctx.shutdown, provider.timeouts.total);
   try {
@@ -51,6 +52,7 @@ export async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, bo
   } catch (error) {
     return ended(ctx, exchange.end(error), error);
   }
+  ctx.trace?.upstreamHead(exchange.call.statusCode, exchange.call.headers);
   if (exchange.call.statusCode >= 400) return readUpstreamError(ctx, attempt, exchange, prepared.wire);
 
   // Success: from here on the client has this response; no retry can follow.
@@ -65,6 +67,7 @@ export async function tryUpstream(ctx: ModelRequestContext, attempt: Attempt, bo
 
 /** What ended an exchange before a relay owned it, as the attempt plan reads it. */
 function ended(ctx: ModelRequestContext, end: ExchangeEnd, error?: unknown): TryResult {
+  ctx.trace?.upstreamFailed(error instanceof Error ? error.message : String(error));
   if (end === 'timeout') return TIMEOUT;
   if (end === 'aborted') {
     if (ctx.shutdown.aborted) answerShutdown(ctx.res, ctx.route.client);
@@ -87,6 +90,7 @@ async function readUpstreamError(ctx: ModelRequestContext, attempt: Attempt, exc
     return ended(ctx, exchange.end(error), error);
   }
   exchange.settle();
+  ctx.trace?.upstreamBody(bytes);
   const text = bytes.toString('utf8');
   const outcome: UpstreamOutcome = { kind: 'http', status: call.statusCode, headers: call.headers, body: text };
   setServedBy(ctx.res, ctx.record, attempt);

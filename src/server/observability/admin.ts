@@ -7,9 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extractKey } from '../auth/extract-key.ts';
 import type { Config } from '../../shared/config/schema.ts';
 import { sendError, sendJson } from '../http/respond.ts';
+import type { ShutdownSignal } from '../http/shutdown-signal.ts';
 import type { Snapshot } from '../snapshot.ts';
 import type { Ledger } from '../usage/ledger.ts';
 import { parseGrouping, parseSince } from '../../shared/usage/usage-report.ts';
+import type { CaptureHub } from './capture.ts';
+import { serveCapture } from './capture-endpoint.ts';
 
 const REDACTED = '[redacted]';
 /** Maps whose keys are the user's own words: keep them as written. */
@@ -17,10 +20,26 @@ const recordFields = new Set(['headers', 'aliases', 'fallbacks']);
 const secretFields = new Set(['key', 'sha256', 'apiKeys']);
 const secretHeader = /authorization|api-key|token|secret|cookie/i;
 
-export function handleAdmin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, path: string, ledger: Ledger | null = null): void {
+/** What POST /admin/capture needs besides the snapshot. */
+export interface AdminCaptureContext {
+  capture: CaptureHub;
+  shutdown: ShutdownSignal;
+  log: (message: string) => void;
+  /** False once the gateway is stopping: a capture armed then would hold up the drain. */
+  accepting: () => boolean;
+}
+
+export function handleAdmin(req: IncomingMessage, res: ServerResponse, snapshot: Snapshot, path: string, ledger: Ledger | null, captures: AdminCaptureContext): void {
   const verdict = snapshot.admin.check(extractKey(req.headers, req.url ?? '')?.key ?? null);
   if (verdict === 'not-configured') return sendError(res, 'openai', 404, 'The admin API is disabled; set admin.key in the config to enable it.');
   if (verdict !== 'ok') return sendError(res, 'openai', 401, verdict === 'missing' ? 'The admin API needs the admin key.' : 'Invalid admin key.');
+  if (path === '/admin/capture') {
+    if (req.method !== 'POST') return sendError(res, 'openai', 405, 'POST /admin/capture arms a capture; see docs/operations.md.', { headers: { allow: 'POST' } });
+    if (!captures.accepting()) return sendError(res, 'openai', 503, 'The gateway is stopping; it arms no capture now.', { kind: 'overloaded' });
+    void serveCapture(req, res, captures.capture, captures.shutdown, captures.log);
+    return;
+  }
+  req.resume();
   const url = new URL(req.url ?? '/', 'http://admin');
   switch (path) {
     case '/admin/config':
@@ -37,7 +56,7 @@ export function handleAdmin(req: IncomingMessage, res: ServerResponse, snapshot:
     case '/admin/usage':
       return serveUsage(res, snapshot, url, ledger);
     default:
-      return sendError(res, 'openai', 404, 'Admin endpoints: GET /admin/config, /admin/routes[?model=ID], /admin/credentials, /admin/usage[?since=24h&by=key|model|provider|day], /admin/budgets.');
+      return sendError(res, 'openai', 404, 'Admin endpoints: GET /admin/config, /admin/routes[?model=ID], /admin/credentials, /admin/usage[?since=24h&by=key|model|provider|day], /admin/budgets; POST /admin/capture.');
   }
 }
 

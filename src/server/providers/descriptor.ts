@@ -7,6 +7,7 @@ import type { ProviderConfig, ProviderType } from '../../shared/config/schema.ts
 import type { WireFormat } from '../../shared/wire-format.ts';
 import type { ModelRoute } from '../http/routes.ts';
 import type { HeaderSource } from '../routing/outcome.ts';
+import type { CountTokensApi } from './count-tokens-api.ts';
 import type { serveMock } from './mock.ts';
 
 /** The API families inbound routes belong to; a provider of a family takes them without translation. */
@@ -40,6 +41,8 @@ export interface ProviderDescriptor {
   waitMs(headers: HeaderSource, body: string | undefined, now: number): number | null;
   /** How the upstream lists its models: GET this path under the base URL, and read the ids from the answer. Null: nothing to list. */
   readonly models: { readonly path: (base: string) => string; readonly ids: (body: unknown) => string[] } | null;
+  /** Its token-count API, for a count from a client of another family; null: it has none, the gateway estimates. */
+  readonly countTokens: CountTokensApi | null;
   /** Served inside the gateway rather than over HTTP (mock); null for every real upstream. */
   readonly serveLocally: typeof serveMock | null;
 }

@@ -33,7 +33,7 @@ import { settleSystemMessages } from './system-messages.ts';
 import { assignToolNames, type ToolNames } from './tool-names.ts';
 import { TranslationError } from './translation-error.ts';
 
-export type { ResponseContext, Usage } from './canonical.ts';
+export type { Request as CanonicalRequest, ResponseContext, Usage } from './canonical.ts';
 export type { WireFormat } from '../../shared/wire-format.ts';
 export { TranslationError, isTranslationError } from './translation-error.ts';
 export type { ToolNames } from './tool-names.ts';
@@ -66,6 +66,11 @@ const writeResponse: Record<WireFormat, (response: Response, ctx: ResponseContex
   anthropic: writeAnthropicResponse,
   gemini: writeGeminiResponse,
 };
+
+/** A client request body in format `from`, read into the canonical shape (for the token estimate). */
+export function readCanonicalRequest(from: WireFormat, body: unknown): Request {
+  return readRequest[from](body);
+}
 
 /** What to do with what the target cannot take (the config's `translation.unsupported`). */
 export type UnsupportedPolicy = 'omit' | 'reject';

@@ -289,7 +289,7 @@ export const configSchema = z.strictObject({
       key: z.string().min(8, 'expected a key of at least 8 characters').optional().describe('Key for /admin/*; usually ${VAR} or ${file:PATH}. Unset: /admin is off.'),
     })
     .prefault({})
-    .describe('The read-only /admin endpoints (redacted config, routing table, credential health).'),
+    .describe('The /admin endpoints: the redacted config, the routing table, credential health, and request captures (POST /admin/capture, ai-proxy debug capture).'),
   providers: z.array(providerSchema).default([]).describe('Upstream providers, tried in this order when several serve a model.'),
   models: modelsSchema,
   retry: retrySchema,

@@ -56,6 +56,8 @@ export interface RecordedExchange {
   kind: string;
   /** The rule the request broke, when it was refused. */
   error?: string;
+  /** The JSON the fake answered with (not for streams). */
+  answer?: unknown;
   /** A WebSocket upgrade: how it was answered. */
   websocket?: WebSocketAnswer;
 }
@@ -128,6 +130,7 @@ export async function strictUpstream(t: TestContext | undefined, format: Format,
     const answer = spec.answer(route, record.body as Record<string, unknown>, script);
     record.status = answer.status;
     record.kind = answer.kind;
+    if (answer.json !== undefined) record.answer = answer.json;
     if (answer.toolResult !== undefined) results.push(answer.toolResult);
     res.writeHead(answer.status, answer.headers);
     if (answer.events === undefined) {

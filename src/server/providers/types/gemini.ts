@@ -6,9 +6,12 @@
 import { upstreamWaitMs } from '../../routing/retry-after.ts';
 import { errorMessage, errorStatus } from '../../translate/error-bodies.ts';
 import { isObject } from '../../translate/json-value.ts';
+import { countField, pickFields } from '../count-tokens-api.ts';
 import type { ProviderDescriptor } from '../descriptor.ts';
 
 const GEMINI = Object.freeze(['gemini'] as const);
+/** What countTokens takes of a generateContent body, inside a generateContentRequest. */
+const COUNT_FIELDS = Object.freeze(['contents', 'systemInstruction', 'tools', 'toolConfig']);
 
 function geminiRoot(base: string): string {
   return /\/v1(beta|alpha)?\d*$/.test(base) ? base : `${base}/v1beta`;
@@ -41,5 +44,12 @@ export const gemini: ProviderDescriptor = {
   // Gemini's RetryInfo.retryDelay is in the error body; the shared reader looks there too.
   waitMs: upstreamWaitMs,
   models: { path: (base) => `${geminiRoot(base)}/models`, ids: modelIds },
+  countTokens: {
+    wire: 'gemini',
+    url: (base, model) => `${geminiRoot(base)}/models/${encodeURIComponent(model)}:countTokens`,
+    // With `contents` alone the API takes no system instruction or tools: the whole request goes inside generateContentRequest, which names its model.
+    body: (translated, model) => ({ generateContentRequest: { model: `models/${model}`, ...pickFields(translated, COUNT_FIELDS) } }),
+    read: (answer) => countField(answer, 'totalTokens'),
+  },
   serveLocally: null,
 };

@@ -20,5 +20,7 @@ export const mock: ProviderDescriptor = {
   readError: (status) => ({ status, message: `The upstream returned HTTP ${status}.` }),
   waitMs: () => null,
   models: null,
+  // It answers counts itself (serveLocally).
+  countTokens: null,
   serveLocally: serveMock,
 };

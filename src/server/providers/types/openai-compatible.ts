@@ -15,4 +15,6 @@ export const openaiCompatible: ProviderDescriptor = {
   defaultBaseUrl: null,
   speaks: (config) => (config.wireApi === 'responses' ? RESPONSES : CHAT),
   translatesTo: (config) => config.wireApi,
+  // vLLM, Ollama, DeepSeek… share no count endpoint: a count is estimated.
+  countTokens: null,
 };

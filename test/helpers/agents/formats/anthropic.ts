@@ -20,11 +20,20 @@ export type SystemMessages = NonNullable<Rules['systemMessages']>;
 const OLD_MODELS = /^claude-(instant|2|3)|^claude-(opus|sonnet|haiku)-4(-[0-7])?(-\d{8})?(-v\d+)?$/;
 export const takesSystemMessages = (model: string, mode: SystemMessages = 'by-model'): boolean => (mode === 'by-model' ? !OLD_MODELS.test(model) : mode === 'always');
 
+/**
+ * What count_tokens takes (@anthropic-ai/sdk 1.14 MessageCountTokensParams and its beta variant);
+ * anything else, max_tokens and stream included, it refuses as an extra input.
+ */
+export const COUNT_TOKENS_FIELDS = ['messages', 'model', 'cache_control', 'output_config', 'output_format', 'speed', 'system', 'thinking', 'tool_choice', 'tools', 'mcp_servers', 'context_management', 'compaction', 'billing_policy', 'user_profile_id', 'workspace_id', 'betas'];
+
 export function validateAnthropic(route: Route, body: unknown, rules: Rules = {}): Problem | null {
   if (!isObject(body)) return { message: 'Input should be an object' };
   if (typeof body.model !== 'string' || body.model === '') return { message: 'model: Field required' };
   const counting = route.endpoint === 'count_tokens';
-  if (!counting) {
+  if (counting) {
+    const extra = Object.keys(body).find((key) => !COUNT_TOKENS_FIELDS.includes(key));
+    if (extra !== undefined) return { message: `${extra}: Extra inputs are not permitted` };
+  } else {
     if (body.max_tokens === undefined) return { message: 'max_tokens: Field required' };
     if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1) return { message: 'max_tokens: Input should be greater than or equal to 1' };
   }

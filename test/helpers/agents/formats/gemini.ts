@@ -16,8 +16,17 @@ const signaturesRequired = (model: string): boolean => /^gemini-3/.test(model);
 
 export function validateGemini(route: Route, body: unknown): Problem | null {
   if (!isObject(body)) return { message: 'Invalid JSON payload received. Expected an object.' };
-  // countTokens takes `contents` or a whole `generateContentRequest`.
-  const request = route.endpoint === 'countTokens' && isObject(body.generateContentRequest) ? body.generateContentRequest : body;
+  // countTokens takes `contents` alone, or a whole `generateContentRequest` naming its model, never both.
+  const counting = route.endpoint === 'countTokens';
+  if (counting && isObject(body.generateContentRequest)) {
+    if (body.contents !== undefined) return { message: 'contents and generate_content_request are mutually exclusive; specify one of them.' };
+    const model = body.generateContentRequest.model;
+    if (typeof model !== 'string' || !/^models\/[^/]+$/.test(model)) return { message: '* GenerateContentRequest.model: unexpected model name format\n' };
+  } else if (counting) {
+    const unknown = Object.keys(body).find((key) => key !== 'contents');
+    if (unknown !== undefined) return { message: `Invalid JSON payload received. Unknown name "${unknown}": Cannot find field.` };
+  }
+  const request = counting && isObject(body.generateContentRequest) ? body.generateContentRequest : body;
   if (!Array.isArray(request.contents) || request.contents.length === 0) return { message: '* GenerateContentRequest.contents: contents is not specified\n' };
   const contents = request.contents as unknown[];
   for (const [i, c] of contents.entries()) {
@@ -102,7 +111,8 @@ function conversation(body: Json) {
 
 export function answerGemini(route: Route, body: Json, script: Script): Answer {
   const model = route.model ?? 'gemini';
-  const promptTokens = Math.max(1, Math.round(JSON.stringify(body.contents ?? body).length / 4));
+  const counted = route.endpoint === 'countTokens' && isObject(body.generateContentRequest) ? body.generateContentRequest : body;
+  const promptTokens = Math.max(1, Math.round(JSON.stringify(counted.contents ?? counted).length / 4));
   const headers = { 'x-gemini-service-tier': 'standard', server: 'scaffolding on HTTPServer2', 'server-timing': 'gfet4t7; dur=123' };
   if (route.endpoint === 'countTokens') return { status: 200, headers: { 'content-type': 'application/json; charset=UTF-8', ...headers }, json: { totalTokens: promptTokens, promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }] }, kind: 'count-tokens' };
   const conv = conversation(body);

@@ -78,8 +78,15 @@ function checkTools(tools: unknown[], where: string): Problem | null {
 const itemsOf = (body: Json): Json[] => (typeof body.input === 'string' ? [{ type: 'message', role: 'user', content: body.input }] : asArray(body.input).filter(isObject));
 const typeOf = (item: Json): string => (typeof item.type === 'string' ? item.type : 'message');
 
-export function validateResponses(_route: Route, body: unknown): Problem | null {
+/** What POST /v1/responses/input_tokens takes (openai-node 6.30 InputTokenCountParams); anything else is an unknown parameter. */
+export const INPUT_TOKENS_FIELDS = ['conversation', 'input', 'instructions', 'model', 'parallel_tool_calls', 'previous_response_id', 'reasoning', 'text', 'tool_choice', 'tools', 'truncation'];
+
+export function validateResponses(route: Route, body: unknown): Problem | null {
   if (!isObject(body)) return { message: 'The request body must be a JSON object.' };
+  if (route.endpoint === 'input_tokens') {
+    const unknown = Object.keys(body).find((key) => !INPUT_TOKENS_FIELDS.includes(key));
+    if (unknown !== undefined) return { message: `Unknown parameter: '${unknown}'.`, param: unknown };
+  }
   if (typeof body.model !== 'string' || body.model === '') return { message: "Missing required parameter: 'model'.", param: 'model' };
   if (body.input !== undefined && typeof body.input !== 'string' && !Array.isArray(body.input)) return { message: "Invalid type for 'input': expected one of a string or array of input items.", param: 'input' };
   const items = itemsOf(body);
@@ -180,7 +187,11 @@ export function codeModeSource(command: string): string {
   return `const result = await tools.exec_command({ cmd: ${JSON.stringify(command)} });\ntext(result.output);\n`;
 }
 
-export function answerResponses(_route: Route, body: Json, script: Script): Answer {
+export function answerResponses(route: Route, body: Json, script: Script): Answer {
+  if (route.endpoint === 'input_tokens') {
+    const counted = Math.max(1, Math.round((JSON.stringify(body.input ?? '').length + JSON.stringify(body.tools ?? []).length + String(body.instructions ?? '').length) / 4));
+    return { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': randomId('req_') }, json: { object: 'response.input_tokens', input_tokens: counted }, kind: 'count-tokens' };
+  }
   const conv = conversation(body);
   const decision = decide(conv, script);
   const model = String(body.model);
@@ -292,6 +303,7 @@ export const responsesFormat: FormatSpec = {
   route(method, url) {
     const path = url.split('?')[0];
     if (path === '/v1/responses' && method === 'POST') return { endpoint: 'responses' };
+    if (path === '/v1/responses/input_tokens' && method === 'POST') return { endpoint: 'input_tokens' };
     return null;
   },
   validate: validateResponses,
