@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'E_SERVER_EXITED'
   | 'E_NOT_RUNNING'
   | 'E_CONTROL'
+  | 'E_SHARED_STATE'
   | 'E_USAGE'
   | 'E_LEDGER';
 
