@@ -87,6 +87,9 @@ export class SharedState {
     // ioredis re-subscribes on its own after a reconnect; what was published meanwhile is lost,
     // so the listeners re-read the keys (pub/sub only says "look").
     this.#sub.on('ready', () => {
+      // Subscribed here, not when asked: without an offline queue a SUBSCRIBE sent before the
+      // connection is ready fails.
+      if (this.#channels.size > 0) void this.#sub.subscribe(...this.#channels.keys()).catch((error: unknown) => (this.#lastError = describe(error)));
       if (this.#status === 'up') void this.#runUpListeners();
     });
   }
@@ -132,7 +135,7 @@ export class SharedState {
   subscribe(name: string, listener: (message: string) => void): void {
     const channel = this.prefix + name;
     this.#channels.set(channel, listener);
-    void this.#sub.subscribe(channel).catch(() => undefined);
+    if (this.#sub.status === 'ready') void this.#sub.subscribe(channel).catch((error: unknown) => (this.#lastError = describe(error)));
   }
 
   async close(): Promise<void> {
