@@ -1,7 +1,8 @@
 /**
  * Client-key rpm/tpm for the whole fleet: the same GCRA as auth/rate-limit.ts (a burst of N, then
  * one per 60 s ÷ N), its TATs kept in Redis and moved by a Lua script on Redis's own clock, so
- * instances with skewed clocks agree and one check is one round trip (EVALSHA, atomic).
+ * instances with skewed clocks agree and a check is one round trip (EVALSHA, atomic), shared by
+ * the checks of the same event-loop turn.
  *
  * While Redis is away (and for a request whose check timed out) the instance's own limiter
  * decides: each instance then admits up to the limit on its own, so the fleet admits up to N×.
@@ -17,30 +18,46 @@ import type { SharedState } from './shared-state.ts';
 const WINDOW_MS = 60_000;
 
 /**
- * KEYS: request TAT, token TAT. ARGV: request interval, token interval (ms; 0 = no such limit).
- * Returns {allowed 0|1, refused by 0 none|1 requests|2 tokens, wait ms, request TAT ahead ms,
- * token debt ms}: auth/rate-limit.ts's `check`, line for line.
+ * Checks of one event-loop turn, in order (a client may appear twice: the second sees the
+ * first's TAT). KEYS: per check, its request TAT and token TAT. ARGV: per check, its request and
+ * token interval (ms; 0 = no such limit). Returns, per check, five numbers: allowed 0|1, refused
+ * by 0 none|1 requests|2 tokens, wait ms, request TAT ahead ms, token debt ms. Each check is
+ * auth/rate-limit.ts's `check`, line for line, and the script runs atomically.
  */
 const GCRA_CHECK = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local window = ${WINDOW_MS}
-local reqI = tonumber(ARGV[1])
-local tokI = tonumber(ARGV[2])
-local reqTat = 0
-if reqI > 0 then reqTat = tonumber(redis.call('GET', KEYS[1]) or '0') end
-local debt = 0
-if tokI > 0 then
-  debt = math.max(0, tonumber(redis.call('GET', KEYS[2]) or '0') - now)
-  local wait = debt - (window - tokI)
-  if wait > 0 then return {0, 2, math.ceil(wait), math.ceil(math.max(0, reqTat - now)), math.ceil(debt)} end
+local out = {}
+for i = 1, #KEYS / 2 do
+  local reqKey, tokKey = KEYS[2 * i - 1], KEYS[2 * i]
+  local reqI, tokI = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+  local reqTat = 0
+  if reqI > 0 then reqTat = tonumber(redis.call('GET', reqKey) or '0') end
+  local debt = 0
+  local r = nil
+  if tokI > 0 then
+    debt = math.max(0, tonumber(redis.call('GET', tokKey) or '0') - now)
+    local wait = debt - (window - tokI)
+    if wait > 0 then r = {0, 2, math.ceil(wait), math.ceil(math.max(0, reqTat - now)), math.ceil(debt)} end
+  end
+  if r == nil then
+    if reqI == 0 then
+      r = {1, 0, 0, 0, math.ceil(debt)}
+    else
+      local tat = math.max(reqTat, now) + reqI
+      local ahead = tat - now
+      if ahead > window then
+        r = {0, 1, math.ceil(ahead - window), math.ceil(math.max(0, reqTat - now)), math.ceil(debt)}
+      else
+        redis.call('SET', reqKey, string.format('%.3f', tat), 'PX', math.ceil(ahead) + 1)
+        r = {1, 0, 0, math.ceil(ahead), math.ceil(debt)}
+      end
+    end
+  end
+  for j = 1, 5 do out[#out + 1] = r[j] end
 end
-if reqI == 0 then return {1, 0, 0, 0, math.ceil(debt)} end
-local tat = math.max(reqTat, now) + reqI
-local ahead = tat - now
-if ahead > window then return {0, 1, math.ceil(ahead - window), math.ceil(math.max(0, reqTat - now)), math.ceil(debt)} end
-redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(ahead) + 1)
-return {1, 0, 0, math.ceil(ahead), math.ceil(debt)}
+return out
 `;
 
 /** KEYS: token TAT. ARGV: token interval × tokens (ms). Moves the TAT, into debt if need be. */
@@ -52,16 +69,15 @@ redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now
 return 1
 `;
 
-type Reply = [number, number, number, number, number];
-
 interface GcraCommands {
-  aiProxyGcraCheck(requestKey: string, tokenKey: string, requestInterval: number, tokenInterval: number): Promise<Reply>;
+  /** numberOfKeys first (the script takes any number of checks), then the keys, then the intervals. */
+  aiProxyGcraCheck(...args: Array<string | number>): Promise<number[]>;
   aiProxyGcraTokens(tokenKey: string, push: number): Promise<number>;
 }
 
 /** ioredis loads a script with EVALSHA and falls back to EVAL after a Redis restart emptied its cache. */
 export function defineLimiterScripts(redis: Redis): void {
-  redis.defineCommand('aiProxyGcraCheck', { numberOfKeys: 2, lua: GCRA_CHECK });
+  redis.defineCommand('aiProxyGcraCheck', { lua: GCRA_CHECK });
   redis.defineCommand('aiProxyGcraTokens', { numberOfKeys: 1, lua: GCRA_TOKENS });
 }
 
@@ -72,6 +88,45 @@ interface Limits {
   readonly tokenInterval: number;
   readonly requestKey: string;
   readonly tokenKey: string;
+}
+
+interface Pending {
+  readonly limits: Limits;
+  readonly client: Client;
+  readonly resolve: (decision: RateDecision) => void;
+  /** Its own limiter's local decision, should Redis fail the batch. */
+  readonly fallback: (p: Pending) => RateDecision;
+}
+
+/**
+ * The checks waiting for the next batch. Process-wide, not per limiter: requests of two config
+ * generations share a turn. One EVALSHA per event-loop turn instead of one per request: under
+ * load the client library's per-command cost (a command object, a promise, a timeout timer) was
+ * the gateway's largest (docs/decisions.md).
+ */
+let queue: Pending[] = [];
+let scheduled: SharedState | null = null;
+
+function flush(): void {
+  const batch = queue;
+  const shared = scheduled as SharedState;
+  queue = [];
+  scheduled = null;
+  const args: Array<string | number> = [batch.length * 2];
+  for (const p of batch) args.push(p.limits.requestKey, p.limits.tokenKey);
+  for (const p of batch) args.push(p.limits.requestInterval, p.limits.tokenInterval);
+  (shared.redis as unknown as GcraCommands).aiProxyGcraCheck(...args).then(
+    (reply) => {
+      for (let i = 0; i < batch.length; i++) {
+        const p = batch[i] as Pending;
+        p.resolve(decision(p.limits, reply, i * 5));
+      }
+    },
+    (error: unknown) => {
+      shared.failed(error);
+      for (const p of batch) p.resolve(p.fallback(p));
+    },
+  );
 }
 
 export class SharedRateLimiter {
@@ -109,15 +164,16 @@ export class SharedRateLimiter {
   check(client: Client, now: number): RateDecision | Promise<RateDecision> {
     const l = this.#limits.get(client.name);
     if (l === undefined || !this.#shared.up) return this.#local(client, now, l);
-    const redis = this.#shared.redis as unknown as GcraCommands;
-    return redis.aiProxyGcraCheck(l.requestKey, l.tokenKey, l.requestInterval, l.tokenInterval).then(
-      (reply) => decision(l, reply),
-      (error: unknown) => {
-        this.#shared.failed(error);
-        return this.#local(client, Date.now(), l);
-      },
-    );
+    return new Promise((resolve) => {
+      if (scheduled === null) {
+        scheduled = this.#shared;
+        setImmediate(flush);
+      }
+      queue.push({ limits: l, client, resolve, fallback: this.#fallback });
+    });
   }
+
+  readonly #fallback = (p: Pending): RateDecision => this.#local(p.client, Date.now(), p.limits);
 
   #local(client: Client, now: number, limits: Limits | undefined): RateDecision {
     if (limits !== undefined) this.#shared.localDecisions++;
@@ -144,8 +200,12 @@ export class SharedRateLimiter {
   }
 }
 
-function decision(l: Limits, reply: Reply): RateDecision {
-  const [allowed, by, waitMs, ahead, debt] = reply;
+function decision(l: Limits, reply: readonly number[], at: number): RateDecision {
+  const allowed = reply[at] as number;
+  const by = reply[at + 1] as number;
+  const waitMs = reply[at + 2] as number;
+  const ahead = reply[at + 3] as number;
+  const debt = reply[at + 4] as number;
   const requests: LimitState | null = l.requestInterval === 0 ? null : { limit: l.rpm, remaining: Math.max(0, Math.floor((WINDOW_MS - ahead) / l.requestInterval)), resetMs: ahead };
   const tokens: LimitState | null = l.tokenInterval === 0 ? null : { limit: l.tpm, remaining: Math.max(0, Math.floor((WINDOW_MS - debt) / l.tokenInterval)), resetMs: debt };
   if (allowed === 1) return { allowed: true, limitedBy: null, retryAfterSeconds: 0, requests, tokens };

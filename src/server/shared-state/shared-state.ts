@@ -66,9 +66,8 @@ export class SharedState {
       maxRetriesPerRequest: 0,
       commandTimeout: settings.commandTimeout,
       connectTimeout: settings.connectTimeout,
-      // Commands issued in one event-loop turn leave in one write: under load, one syscall per
-      // batch instead of one per request.
-      enableAutoPipelining: true,
+      // The limiter batches its own checks (one command per event-loop turn); the rest is rare.
+      enableAutoPipelining: false,
       // Reconnect with backoff and jitter, for ever: an instance may outlive a long outage.
       retryStrategy: (times) => Math.min(PROBE_MAX_MS, 100 * 2 ** Math.min(times, 6)) * (0.5 + Math.random() / 2),
       // The ready check sends INFO and waits: against a stopped Redis the connection would sit in
