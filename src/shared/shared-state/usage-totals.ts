@@ -63,3 +63,28 @@ export function usageDays(since: number, until: number): string[] {
   for (let at = start; at <= until && days.length <= USAGE_KEEP_DAYS; at += 86_400_000) days.push(usageDay(at));
   return days;
 }
+
+/**
+ * The fleet's totals per client and day from `since` to `until` (epoch ms), read from Redis: for
+ * `ai-proxy usage --shared`. One HGETALL per day, bounded by `timeoutMs` each; a Redis that does
+ * not answer is an error, never an empty report.
+ */
+export async function readFleetUsage(settings: { redis: string; prefix: string; timeoutMs: number }, since: number, until: number): Promise<UsageRow[]> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(settings.redis, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: settings.timeoutMs, connectTimeout: settings.timeoutMs, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const days = usageDays(since, until);
+    const pipeline = redis.pipeline();
+    for (const day of days) pipeline.hgetall(usageKey(settings.prefix, day));
+    const replies = (await pipeline.exec()) ?? [];
+    return days.flatMap((day, i) => {
+      const [error, hash] = replies[i] ?? [null, {}];
+      if (error !== null) throw error;
+      return usageRows(day, hash as Record<string, string>);
+    });
+  } finally {
+    redis.disconnect();
+  }
+}
