@@ -27,23 +27,26 @@ export function freePort(): Promise<number> {
 
 export class RedisServer {
   readonly port: number;
+  /** With `requirepass`: clients must AUTH (the URL carries it). */
+  readonly password: string | null;
   child: ChildProcess | null = null;
   #output = '';
 
-  private constructor(port: number) {
+  private constructor(port: number, password: string | null) {
     this.port = port;
+    this.password = password;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.password === null ? '' : `:${this.password}@`}127.0.0.1:${this.port}`;
   }
 
   get pid(): number {
     return this.child?.pid ?? 0;
   }
 
-  static async start(t: TestContext): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+  static async start(t: TestContext, options: { password?: string } = {}): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), options.password ?? null);
     t.after(() => server.kill());
     await server.#spawn();
     return server;
@@ -56,7 +59,7 @@ export class RedisServer {
 
   async #spawn(): Promise<void> {
     this.#output = '';
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning', ...(this.password === null ? [] : ['--requirepass', this.password])], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout?.setEncoding('utf8').on('data', (d: string) => (this.#output += d));
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.#output += d));
@@ -74,14 +77,15 @@ export class RedisServer {
         resolve(ok);
       };
       socket.once('connect', () => socket.write('PING\r\n'));
-      socket.once('data', (d: Buffer) => finish(d.toString().startsWith('+PONG')));
+      // Without AUTH a password-protected Redis answers -NOAUTH: it is up all the same.
+      socket.once('data', (d: Buffer) => finish(/^(\+PONG|-NOAUTH)/.test(d.toString())));
       socket.once('error', () => finish(false));
     });
   }
 
   /** Runs redis-cli against it and returns its output (bounded). */
   cli(...args: string[]): string {
-    const r = spawnSync('redis-cli', ['-p', String(this.port), '--raw', ...args], { encoding: 'utf8', timeout: SLACK_MS });
+    const r = spawnSync('redis-cli', ['-p', String(this.port), '--raw', '--no-auth-warning', ...(this.password === null ? [] : ['-a', this.password]), ...args], { encoding: 'utf8', timeout: SLACK_MS });
     if (r.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed: ${r.stderr}`);
     return r.stdout;
   }

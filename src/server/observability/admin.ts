@@ -94,13 +94,5 @@ function walk(value: unknown, field: string | null): unknown {
 
 /** A Redis URL may carry a password (redis://:secret@host): keep where it points, not how it logs in. */
 function redactUrlPassword(text: string): string {
-  try {
-    const url = new URL(text);
-    if (url.password === '' && url.username === '') return text;
-    url.username = url.username === '' ? '' : REDACTED;
-    url.password = url.password === '' ? '' : REDACTED;
-    return url.toString();
-  } catch {
-    return REDACTED;
-  }
+  return text.replace(/^(rediss?:\/\/)[^@/]*@/, `$1${REDACTED}@`);
 }

@@ -17,7 +17,7 @@ const CHANNEL = 'spend';
 /** Longer than any budget period (a calendar month), counted from the period's start. */
 const KEEP_SECONDS = 32 * 86_400;
 const REFRESH_MS = 5_000;
-/** Sums kept in the copy per client: the current period, and a few for reloads that change it. */
+/** Sums kept in the copy per client, least recently used out: the current day, week and month, and one more. */
 const PERIODS_KEPT = 4;
 
 export class RedisSpendStore implements SpendStore {
@@ -126,8 +126,11 @@ export class RedisSpendStore implements SpendStore {
       periods = new Map();
       this.#copy.set(client, periods);
     }
+    // Re-inserted so that the Map's order is the order of last use: a monthly budget's entry,
+    // used by every request, outlives the daily ones (dropping the oldest start would drop it).
+    periods.delete(periodStart);
     periods.set(periodStart, usd);
-    if (periods.size > PERIODS_KEPT) periods.delete(Math.min(...periods.keys()));
+    if (periods.size > PERIODS_KEPT) periods.delete(periods.keys().next().value as number);
   }
 
   #key(client: string, periodStart: number): string {
