@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { post, SLACK_MS, waitUntil } from '../helpers/cli.ts';
+import { post, runCli, SLACK_MS, waitUntil } from '../helpers/cli.ts';
 import { fakeUpstream, json, openaiCompletion, openaiError } from '../helpers/fake-upstream.ts';
 import { hasRedis, RedisRelay, RedisServer } from '../helpers/redis.ts';
 import { assertNoSecrets } from './gateway-harness.ts';
@@ -97,6 +97,18 @@ test('a client key with rpm 30: 90 requests spread over three instances get no m
     assert.ok((admittedBy.get(m.name) ?? 0) > 0, `instance ${m.name} admitted none: the requests were not spread`);
   }
   assert.match(redis.cli('--scan', '--pattern', 'rpm:rl:*'), /rpm:rl:\{limited\}:r/);
+
+  // A restart's new server child joins the fleet's state: the bucket is still empty for it,
+  // although its predecessor admitted only a third of the burst (what the hand-over carries).
+  const a = members[0] as Member;
+  const restarted = await runCli(['restart', '--pid-file', a.inst.pidFile], { env: a.inst.env });
+  assert.equal(restarted.code, 0, restarted.stdout + restarted.stderr);
+  await waitShared([a], 1);
+  let more = 0;
+  for (let i = 0; i < 5; i++) if ((await post(`${a.url}/v1/chat/completions`, chat('mock'), auth)).status === 200) more++;
+  const total = Date.now() - started;
+  assert.ok(ok + more <= 30 + Math.floor(total / 2_000), `after the restart ${more} more were admitted: ${ok + more} in ${total} ms, GCRA allows ${30 + Math.floor(total / 2_000)}`);
+  assert.equal(await a.metric('ai_proxy_shared_state_local_decisions_total'), 0, 'the new server decided in Redis');
 });
 
 test('an upstream 429 with Retry-After through A: B and C send nothing more to that key while it cools', { skip }, async (t) => {
