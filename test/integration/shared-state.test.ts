@@ -7,9 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { post, runCli, SLACK_MS, waitUntil } from '../helpers/cli.ts';
+import { instance, post, runCli, SLACK_MS, waitUntil } from '../helpers/cli.ts';
 import { fakeUpstream, json, openaiCompletion, openaiError } from '../helpers/fake-upstream.ts';
-import { hasRedis, RedisRelay, RedisServer } from '../helpers/redis.ts';
+import { freePort, hasRedis, RedisRelay, RedisServer } from '../helpers/redis.ts';
 import { assertNoSecrets } from './gateway-harness.ts';
 import { ADMIN_KEY, credentialState, loadLoop, moreSamples, startFleet, waitShared, type Member } from './fleet-harness.ts';
 
@@ -238,4 +238,25 @@ test('Redis hung (SIGSTOP) and killed under load: no request fails or waits, and
   }, 3 * SLACK_MS);
   t.diagnostic(`usage in the restarted Redis: ${counted} requests (≥ ${duringOutage} made while it was gone)`);
   assert.ok(callsAfter > callsBefore, `once back, the limiter's script runs in Redis again (${callsBefore} → ${callsAfter} calls)`);
+});
+
+test('Redis unreachable at start: the instance serves on local state and says so; with required: true it refuses to start', { skip }, async (t) => {
+  const closed = await freePort();
+  const yaml = (required: boolean): string =>
+    fleetYaml({ redis: `redis://127.0.0.1:${closed}`, prefix: 'start:', client: `{ name: limited, key: ${CLIENT_KEY}, rpm: 2 }`, providers: MOCK }).replace('command-timeout: 2s', `command-timeout: 2s, required: ${required}`);
+
+  const [lenient] = await startFleet(t, () => yaml(false), 1);
+  const m = lenient as Member;
+  assert.match(m.log(), new RegExp(`shared state: Redis at 127\\.0\\.0\\.1:${closed} is unreachable \\(.+\\); serving on this instance's own limits`));
+  assert.equal(await m.metric('ai_proxy_shared_state_up'), 0);
+  // Its own limiter applies meanwhile: rpm 2 admits a burst of 2.
+  const statuses: number[] = [];
+  for (let i = 0; i < 3; i++) statuses.push((await post(`${m.url}/v1/chat/completions`, chat('mock'), auth)).status);
+  assert.deepEqual(statuses, [200, 200, 429]);
+  assert.equal(await m.metric('ai_proxy_shared_state_local_decisions_total'), 3);
+
+  const strict = instance(t, yaml(true));
+  const result = await runCli(['run', '-d', ...strict.flags], { env: strict.env });
+  assert.equal(result.code, 1, result.stdout + result.stderr);
+  assert.match(result.stdout + result.stderr, new RegExp(`shared-state\\.required is set and Redis at 127\\.0\\.0\\.1:${closed} is unreachable \\(`));
 });

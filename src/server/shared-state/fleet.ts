@@ -33,7 +33,8 @@ export class Fleet {
     const up = await this.state.start();
     if (!up && this.state.settings.required) {
       await this.close();
-      throw new AppError('E_SHARED_STATE', `shared-state.required is set and Redis at ${this.state.where} did not answer within ${this.state.settings.connectTimeout} ms; start Redis or unset required to start on local state`);
+      const why = this.state.lastError === '' ? `no answer within ${this.state.settings.connectTimeout} ms` : this.state.lastError;
+      throw new AppError('E_SHARED_STATE', `shared-state.required is set and Redis at ${this.state.where} is unreachable (${why}); start Redis, or unset required to start on local state`);
     }
   }
 

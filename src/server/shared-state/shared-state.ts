@@ -97,6 +97,11 @@ export class SharedState {
     return this.#status;
   }
 
+  /** Why Redis last failed (no URL, no password). */
+  get lastError(): string {
+    return this.#lastError;
+  }
+
   /** True when requests may ask Redis. */
   get up(): boolean {
     return this.#status === 'up';
