@@ -67,6 +67,7 @@ export class Gateway implements Service {
     if (shared !== undefined) {
       this.fleet = new Fleet(shared, { log: (level, message) => this.logger[level](message), outage: () => undefined }, () => this.snapshot?.credentials ?? null);
       this.metrics.registerSharedState(this.fleet.state);
+      this.usage.shared = this.fleet.usage;
       await this.fleet.start();
     }
     this.snapshot = buildSnapshot(loaded, generation, null, this.fleet);

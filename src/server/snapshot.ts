@@ -54,12 +54,14 @@ export function buildSnapshot(loaded: LoadedConfig, generation: number, previous
     limits: previous !== null ? previous.limits.rebuild(config.clientKeys) : fleet === null ? new RateLimiter(config.clientKeys) : new SharedRateLimiter(config.clientKeys, fleet.state, new RateLimiter(config.clientKeys)),
     admin: new AdminKey(config.admin.key),
     prices: new PriceTable(config.pricing),
-    budgets: budgetsFor(config, previous),
+    budgets: budgetsFor(config, previous, fleet),
   };
 }
 
-function budgetsFor(config: Config, previous: Snapshot | null): Budgets {
+function budgetsFor(config: Config, previous: Snapshot | null, fleet: Fleet | null): Budgets {
   if (previous !== null) return new Budgets(config.clientKeys, previous.budgets.store, previous.budgets.status);
+  // The fleet's spend (Redis): not seeded from this instance's ledger, it holds every instance's.
+  if (fleet !== null) return new Budgets(config.clientKeys, fleet.spend, fleet.spend);
   const store = new InMemorySpendStore();
   return new Budgets(config.clientKeys, store, store);
 }

@@ -11,7 +11,7 @@ import { SLACK_MS, waitUntil } from '../helpers/cli.ts';
 import { hasRedis, RedisRelay, RedisServer } from '../helpers/redis.ts';
 import { RedisSpendStore } from '../../src/server/shared-state/redis-spend-store.ts';
 import { SharedState } from '../../src/server/shared-state/shared-state.ts';
-import { UsageWriter } from '../../src/server/shared-state/usage-writer.ts';
+import { UsageWriter, type RequestUsage } from '../../src/server/shared-state/usage-writer.ts';
 import { readFleetUsage, usageDay } from '../../src/shared/shared-state/usage-totals.ts';
 
 const skip = hasRedis() ? false : 'redis-server is not installed (.ci/run installs it)';
@@ -69,16 +69,18 @@ test('usage totals from two instances add up per key and day, as `usage --shared
   t.after(() => writers.forEach((w) => w.close()));
   const now = Date.now();
   const yesterday = now - 86_400_000;
-  for (let i = 0; i < 7; i++) writers[i % 2]?.add('alice', now, 10, 5, 0.01);
-  writers[0]?.add('bob', now, 3, null);
-  writers[1]?.add('alice', yesterday, 1, 1);
+  const used = (inputTokens: number | null, outputTokens: number | null, costUsd: number | null, cachedTokens: number | null = null): RequestUsage => ({ inputTokens, outputTokens, cachedTokens, reasoningTokens: null, costUsd });
+  for (let i = 0; i < 7; i++) writers[i % 2]?.add('alice', now, used(10, 5, 0.01, 4));
+  writers[0]?.add('bob', now, used(3, null, null));
+  writers[1]?.add('alice', yesterday, used(1, 1, 0.001));
   await Promise.all(writers.map((w) => w.flush()));
 
   const rows = await readFleetUsage({ redis: redis.url, prefix: 'use:', timeoutMs: 5_000 }, yesterday, now);
   const today = usageDay(now);
   const alice = rows.find((r) => r.day === today && r.client === 'alice');
-  assert.deepEqual({ ...alice, costUsd: Math.round((alice?.costUsd ?? 0) * 1e6) / 1e6 }, { day: today, client: 'alice', requests: 7, inputTokens: 70, outputTokens: 35, costUsd: 0.07 });
-  assert.deepEqual(rows.find((r) => r.day === today && r.client === 'bob'), { day: today, client: 'bob', requests: 1, inputTokens: 3, outputTokens: 0, costUsd: null });
+  assert.deepEqual({ ...alice, costUsd: Math.round((alice?.costUsd ?? 0) * 1e6) / 1e6 }, { day: today, client: 'alice', requests: 7, inputTokens: 70, outputTokens: 35, cachedTokens: 28, reasoningTokens: 0, costUsd: 0.07, unpriced: 0 });
+  // A model without a price: its cost is unknown (null), and the request counts as unpriced.
+  assert.deepEqual(rows.find((r) => r.day === today && r.client === 'bob'), { day: today, client: 'bob', requests: 1, inputTokens: 3, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, costUsd: null, unpriced: 1 });
   assert.deepEqual(rows.find((r) => r.day === usageDay(yesterday) && r.client === 'alice')?.requests, 1);
   assert.ok(Number(redis.cli('TTL', `use:usage:${today}`).trim()) > 80 * 86_400, 'a day is kept for months, not for ever');
   await redis.kill();

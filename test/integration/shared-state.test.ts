@@ -109,6 +109,18 @@ test('a client key with rpm 30: 90 requests spread over three instances get no m
   const total = Date.now() - started;
   assert.ok(ok + more <= 30 + Math.floor(total / 2_000), `after the restart ${more} more were admitted: ${ok + more} in ${total} ms, GCRA allows ${30 + Math.floor(total / 2_000)}`);
   assert.equal(await a.metric('ai_proxy_shared_state_local_decisions_total'), 0, 'the new server decided in Redis');
+
+  // The fleet's usage: every request sent, through any instance, admitted or refused.
+  const report = await waitUntil('`ai-proxy usage --shared` counts the 95 requests', async () => {
+    const r = await runCli(['usage', '--shared', '--json', '-c', a.inst.config], { env: a.inst.env });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const parsed = JSON.parse(r.stdout) as { total: { requests: number }; groups: Array<{ key: string; requests: number }> };
+    return parsed.total.requests === 95 ? parsed : false;
+  });
+  assert.deepEqual(report.groups.map((g) => [g.key, g.requests]), [['limited', 95]]);
+  const text = await runCli(['usage', '--shared', '-c', a.inst.config], { env: a.inst.env });
+  assert.match(text.stdout, /^fleet totals from Redis at 127\.0\.0\.1:\d+ \(prefix rpm:\)\n/);
+  assert.match(text.stdout, /\nlimited +95 /);
 });
 
 test('an upstream 429 with Retry-After through A: B and C send nothing more to that key while it cools', { skip }, async (t) => {

@@ -180,8 +180,6 @@ function finish(gateway: Gateway, snapshot: Snapshot, record: AccessRecord, stat
   if (record.inputTokens !== null) metrics.tokens.inc({ direction: 'in', model, provider }, record.inputTokens);
   if (record.outputTokens !== null) metrics.tokens.inc({ direction: 'out', model, provider }, record.outputTokens);
   if (record.modelRequest) gateway.usage.finish(snapshot, record, status, now, route, model);
-  // The fleet's usage totals (shared-state): a local sum, sent to Redis once a second.
-  if (gateway.fleet !== null && record.client !== null && record.model !== null) gateway.fleet.usage.add(record.client, now, record.inputTokens, record.outputTokens);
   if (snapshot.config.log.access) gateway.output.droppable(gateway.accessPrefix + formatAccessLine(snapshot.config.log.format, record, status, now));
 }
 

@@ -15,7 +15,19 @@ interface Sums {
   requests: number;
   inputTokens: number;
   outputTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
   costUsd: number;
+  unpriced: number;
+}
+
+/** What one finished request used (null: not reported), and its cost (null: no price). */
+export interface RequestUsage {
+  inputTokens: number | null;
+  outputTokens: number | null;
+  cachedTokens: number | null;
+  reasoningTokens: number | null;
+  costUsd: number | null;
 }
 
 export class UsageWriter {
@@ -31,7 +43,7 @@ export class UsageWriter {
     this.#timer.unref();
   }
 
-  add(client: string, at: number, inputTokens: number | null, outputTokens: number | null, costUsd: number | null = null): void {
+  add(client: string, at: number, usage: RequestUsage): void {
     const day = usageDay(at);
     let clients = this.#pending.get(day);
     if (clients === undefined) {
@@ -40,13 +52,18 @@ export class UsageWriter {
     }
     let sums = clients.get(client);
     if (sums === undefined) {
-      sums = { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 };
+      sums = { requests: 0, inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, costUsd: 0, unpriced: 0 };
       clients.set(client, sums);
     }
     sums.requests++;
+    const { inputTokens, outputTokens, cachedTokens, reasoningTokens, costUsd } = usage;
     if (inputTokens !== null && inputTokens > 0) sums.inputTokens += inputTokens;
     if (outputTokens !== null && outputTokens > 0) sums.outputTokens += outputTokens;
+    if (cachedTokens !== null && cachedTokens > 0) sums.cachedTokens += cachedTokens;
+    if (reasoningTokens !== null && reasoningTokens > 0) sums.reasoningTokens += reasoningTokens;
     if (costUsd !== null && costUsd > 0) sums.costUsd += costUsd;
+    // As the ledger counts it: tokens used on a model without a price.
+    else if (costUsd === null && (inputTokens !== null || outputTokens !== null)) sums.unpriced++;
   }
 
   /** Sends what is pending; kept for the next flush when Redis is away or the send fails. */
@@ -62,7 +79,10 @@ export class UsageWriter {
         pipeline.hincrby(key, usageField(client, 'requests'), s.requests);
         if (s.inputTokens > 0) pipeline.hincrby(key, usageField(client, 'input_tokens'), s.inputTokens);
         if (s.outputTokens > 0) pipeline.hincrby(key, usageField(client, 'output_tokens'), s.outputTokens);
+        if (s.cachedTokens > 0) pipeline.hincrby(key, usageField(client, 'cached_tokens'), s.cachedTokens);
+        if (s.reasoningTokens > 0) pipeline.hincrby(key, usageField(client, 'reasoning_tokens'), s.reasoningTokens);
         if (s.costUsd > 0) pipeline.hincrbyfloat(key, usageField(client, 'cost_usd'), s.costUsd);
+        if (s.unpriced > 0) pipeline.hincrby(key, usageField(client, 'unpriced'), s.unpriced);
       }
       pipeline.expireat(key, Math.floor(Date.parse(`${day}T00:00:00Z`) / 1000) + USAGE_KEEP_DAYS * 86_400);
     }
@@ -100,7 +120,10 @@ export class UsageWriter {
           t.requests += s.requests;
           t.inputTokens += s.inputTokens;
           t.outputTokens += s.outputTokens;
+          t.cachedTokens += s.cachedTokens;
+          t.reasoningTokens += s.reasoningTokens;
           t.costUsd += s.costUsd;
+          t.unpriced += s.unpriced;
         }
       }
     }

@@ -4,8 +4,10 @@
  * server writes it (server/shared-state/usage-writer.ts); `ai-proxy usage --shared` reads it.
  * Shared by both sides so that the layout is written once.
  */
+import { Redis } from 'ioredis';
+import type { UsageReport, UsageTotals } from '../usage/usage-report.ts';
 
-export const USAGE_FIGURES = ['requests', 'input_tokens', 'output_tokens', 'cost_usd'] as const;
+export const USAGE_FIGURES = ['requests', 'input_tokens', 'output_tokens', 'cached_tokens', 'reasoning_tokens', 'cost_usd', 'unpriced'] as const;
 export type UsageFigure = (typeof USAGE_FIGURES)[number];
 
 /** Days kept in Redis: a quarter, longer than any budget period or `--since` anyone reads from Redis. */
@@ -29,8 +31,12 @@ export interface UsageRow {
   requests: number;
   inputTokens: number;
   outputTokens: number;
+  cachedTokens: number;
+  reasoningTokens: number;
   /** Null when no request of that day had a known cost. */
   costUsd: number | null;
+  /** Requests that used tokens of a model without a price. */
+  unpriced: number;
 }
 
 /** One day's hash (HGETALL) as rows, one per client, sorted by client. */
@@ -43,7 +49,7 @@ export function usageRows(day: string, hash: Record<string, string>): UsageRow[]
     const figure = field.slice(tab + 1);
     let row = rows.get(client);
     if (row === undefined) {
-      row = { day, client, requests: 0, inputTokens: 0, outputTokens: 0, costUsd: null };
+      row = { day, client, requests: 0, inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, costUsd: null, unpriced: 0 };
       rows.set(client, row);
     }
     const n = Number(value);
@@ -51,7 +57,10 @@ export function usageRows(day: string, hash: Record<string, string>): UsageRow[]
     if (figure === 'requests') row.requests = n;
     else if (figure === 'input_tokens') row.inputTokens = n;
     else if (figure === 'output_tokens') row.outputTokens = n;
+    else if (figure === 'cached_tokens') row.cachedTokens = n;
+    else if (figure === 'reasoning_tokens') row.reasoningTokens = n;
     else if (figure === 'cost_usd') row.costUsd = n;
+    else if (figure === 'unpriced') row.unpriced = n;
   }
   return [...rows.values()].sort((a, b) => a.client.localeCompare(b.client));
 }
@@ -70,7 +79,6 @@ export function usageDays(since: number, until: number): string[] {
  * not answer is an error, never an empty report.
  */
 export async function readFleetUsage(settings: { redis: string; prefix: string; timeoutMs: number }, since: number, until: number): Promise<UsageRow[]> {
-  const { Redis } = await import('ioredis');
   const redis = new Redis(settings.redis, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: settings.timeoutMs, connectTimeout: settings.timeoutMs, retryStrategy: () => null });
   redis.on('error', () => undefined);
   try {
@@ -87,4 +95,28 @@ export async function readFleetUsage(settings: { redis: string; prefix: string; 
   } finally {
     redis.disconnect();
   }
+}
+
+/** The fleet's rows as the ledger's report (`ai-proxy usage --shared`): grouped by key or by day. */
+export function fleetReport(rows: readonly UsageRow[], since: number, by: 'key' | 'day'): UsageReport {
+  const groups = new Map<string, UsageReport['groups'][number]>();
+  const total: UsageTotals = { requests: 0, inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, cost: 0, unpriced: 0 };
+  for (const r of rows) {
+    const key = by === 'key' ? r.client : r.day;
+    let g = groups.get(key);
+    if (g === undefined) {
+      g = { key, requests: 0, inputTokens: 0, outputTokens: 0, cachedTokens: 0, reasoningTokens: 0, cost: 0, unpriced: 0 };
+      groups.set(key, g);
+    }
+    for (const t of [g, total]) {
+      t.requests += r.requests;
+      t.inputTokens += r.inputTokens;
+      t.outputTokens += r.outputTokens;
+      t.cachedTokens += r.cachedTokens;
+      t.reasoningTokens += r.reasoningTokens;
+      t.cost += r.costUsd ?? 0;
+      t.unpriced += r.unpriced;
+    }
+  }
+  return { since: Date.parse(`${usageDay(since)}T00:00:00Z`), by, groups: [...groups.values()].sort((a, b) => a.key.localeCompare(b.key)), total };
 }
