@@ -272,3 +272,36 @@ test('Redis unreachable at start: the instance serves on local state and says so
   assert.equal(result.code, 1, result.stdout + result.stderr);
   assert.match(result.stdout + result.stderr, new RegExp(`shared-state\\.required is set and Redis at 127\\.0\\.0\\.1:${closed} is unreachable \\(`));
 });
+
+test('a budget exhausted through A refuses the key on B and C; a fail-closed one refuses on an instance cut off Redis', { skip }, async (t) => {
+  const redis = await RedisServer.start(t);
+  const relay = await RedisRelay.start(t, redis);
+  const CLOSED_KEY = 'sk-fleet-closed-9a8b7c6d5e';
+  // The mock reports 15 tokens in and 6 out: $0.021 a request at these prices.
+  const members = await startFleet(t, (i) =>
+    fleetYaml({ redis: i === 2 ? relay.url : redis.url, prefix: 'budget:', client: `{ name: spender, key: ${CLIENT_KEY}, budget: { usd: 0.05, period: day } }\n  - { name: careful, key: ${CLOSED_KEY}, budget: { usd: 100, period: day, fail-closed: true } }`, providers: MOCK }) +
+    'pricing:\n  mock: { input: 1000, output: 1000 }\n',
+  );
+  const [a, b, c] = members as [Member, Member, Member];
+  await waitShared(members, 1);
+  for (let i = 0; i < 3; i++) assert.equal((await post(`${a.url}/v1/chat/completions`, chat('mock'), auth)).status, 200);
+  for (const m of [b, c]) {
+    const refused = await waitUntil(`instance ${m.name} refuses the spent key`, async () => {
+      const r = await post(`${m.url}/v1/chat/completions`, chat('mock'), auth);
+      const body = await r.text();
+      return r.status === 429 ? body : false;
+    }, 3 * SLACK_MS);
+    assert.match(refused, /spent its budget of \$0\.05 per day/);
+  }
+
+  const careful = { authorization: `Bearer ${CLOSED_KEY}` };
+  assert.equal((await post(`${c.url}/v1/chat/completions`, chat('mock'), careful)).status, 200);
+  relay.cut();
+  await waitShared([c], 0);
+  const r = await post(`${c.url}/v1/chat/completions`, chat('mock'), careful);
+  assert.equal(r.status, 503, 'fail-closed: the spend is not known while Redis is away');
+  assert.equal((await post(`${a.url}/v1/chat/completions`, chat('mock'), careful)).status, 200, 'an instance with Redis still serves it');
+  relay.restore();
+  await waitShared([c], 1);
+  assert.equal((await post(`${c.url}/v1/chat/completions`, chat('mock'), careful)).status, 200);
+});
