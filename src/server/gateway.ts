@@ -72,8 +72,8 @@ export class Gateway implements Service {
     }
     this.snapshot = buildSnapshot(loaded, generation, null, this.fleet);
     if (state !== null) importGatewayState(this.snapshot, state);
-    // The cooldowns other instances started before this one: read now that there is a pool.
-    if (this.fleet?.state.up === true) await this.fleet.cooldowns.resync();
+    // What the other instances learnt before this one started (cooldowns, budget spend): read now that there is a snapshot.
+    await this.fleet?.join(loaded.config);
     const config = loaded.config;
     const server = createServer({
       headersTimeout: config.server.headerTimeout,

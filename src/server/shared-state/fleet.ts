@@ -6,6 +6,7 @@
 import type { Config } from '../../shared/config/schema.ts';
 import { AppError } from '../../shared/errors.ts';
 import type { CredentialPool } from '../routing/credentials.ts';
+import { PERIODS, periodStart } from '../usage/budget.ts';
 import { RedisSpendStore } from './redis-spend-store.ts';
 import { SharedCooldowns } from './shared-cooldowns.ts';
 import { defineLimiterScripts } from './shared-rate-limit.ts';
@@ -36,6 +37,18 @@ export class Fleet {
       const why = this.state.lastError === '' ? `no answer within ${this.state.settings.connectTimeout} ms` : this.state.lastError;
       throw new AppError('E_SHARED_STATE', `shared-state.required is set and Redis at ${this.state.where} is unreachable (${why}); start Redis, or unset required to start on local state`);
     }
+  }
+
+  /**
+   * Once the first snapshot exists: the cooldowns other instances started, and the fleet's spend
+   * of every key with a budget in its current periods, so that the first request of a key is
+   * checked against the fleet's total and not against 0.
+   */
+  async join(config: Config): Promise<void> {
+    if (!this.state.up) return;
+    const now = Date.now();
+    const budgeted = config.clientKeys.filter((c) => c.budget !== undefined);
+    await Promise.all([this.cooldowns.resync(), this.spend.prefetch(budgeted.flatMap((c) => PERIODS.map((p) => [c.name, periodStart(p, now)] as const)))]);
   }
 
   /** On stop: the last usage sums go out (bounded by command-timeout), then the connections close. */

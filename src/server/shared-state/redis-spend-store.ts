@@ -70,6 +70,12 @@ export class RedisSpendStore implements SpendStore {
     clearInterval(this.#timer);
   }
 
+  /** Reads these sums now (at start, before the first request asks for them). */
+  prefetch(members: ReadonlyArray<readonly [string, number]>): Promise<void> {
+    for (const [client, period] of members) if (this.#copy.get(client)?.get(period) === undefined) this.#set(client, period, 0);
+    return this.#read(members);
+  }
+
   async #push(client: string, periodStart: number, usd: number): Promise<void> {
     const key = this.#key(client, periodStart);
     try {
