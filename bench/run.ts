@@ -6,7 +6,7 @@
  *   npm run bench                 full run (~6–8 minutes)
  *   npm run bench -- --quick      shorter rounds and fewer streams (~2 minutes)
  *   npm run bench -- --soak       also the 10-minute memory soak (--soak-minutes N to change)
- *   npm run bench -- --only overhead,streaming,held,lifecycle,profile,soak
+ *   npm run bench -- --only overhead,shared-state,streaming,held,lifecycle,profile,soak
  *   npm run bench -- --streams N  concurrent open streams to hold (default 10,000; quick 2,000)
  *   npm run bench -- --keep       keep the scratch directory (configs, logs, profiles)
  *   npm run bench -- --nice N     scheduling priority for the bench and everything it starts
@@ -32,6 +32,7 @@ import { fmt, table, type Target } from './lib/report.ts';
 import { runLifecycleHelper, runStopWithStreams } from './scenarios/lifecycle.ts';
 import { runOverhead, type Subject } from './scenarios/overhead.ts';
 import { runProfile } from './scenarios/profile.ts';
+import { runSharedState } from './scenarios/shared-state.ts';
 import { runSoak } from './scenarios/soak.ts';
 import { runHeld, runStreaming, type StreamSubject } from './scenarios/streaming.ts';
 
@@ -55,7 +56,7 @@ const { values: args } = parseArgs({
   },
 });
 const quick = args.quick === true;
-const ALL = ['overhead', 'streaming', 'held', 'lifecycle', 'profile'];
+const ALL = ['overhead', 'shared-state', 'streaming', 'held', 'lifecycle', 'profile'];
 const selected = new Set(args.only !== undefined ? args.only.split(',').map((s) => s.trim()) : [...ALL, ...(args.soak === true ? ['soak'] : [])]);
 const overheadDefaults = quick
   ? { connections: 64, seconds: 3, rounds: 2, warmupSeconds: 1, sequentialSeconds: 2, sequentialRounds: 1 }
@@ -221,6 +222,13 @@ async function main(): Promise<number> {
     } finally {
       for (const s of services) await s.close();
     }
+  });
+
+  await scenario('shared-state', async () => {
+    const r = await runSharedState(kit, upstream.url, settings.overhead, log);
+    out.sharedState = r.result;
+    texts.push(r.text);
+    targets.push(...r.targets);
   });
 
   await scenario('streaming', async () => {

@@ -286,6 +286,10 @@ export interface GatewayOptions {
   app?: string;
   /** Record every request in the usage ledger (a file in the gateway's scratch directory); default off, the baseline. */
   ledger?: boolean;
+  /** The client key's rpm (the limiter runs on every request); none by default. */
+  rpm?: number;
+  /** shared-state.redis: limits, cooldowns and usage through this Redis. */
+  sharedState?: string;
 }
 
 export interface Gateway extends Service {
@@ -299,7 +303,7 @@ export interface Gateway extends Service {
 export const CLIENT_KEY = 'sk-bench-client-0123456789';
 
 /** The gateway config the scenarios use: one openai-compatible provider in front of the fake upstream. */
-export function gatewayYaml(port: number, upstream: string, accessLog: boolean, ledger: string | null = null): string {
+export function gatewayYaml(port: number, upstream: string, accessLog: boolean, ledger: string | null = null, extra: { rpm?: number; sharedState?: string } = {}): string {
   return `listen: { host: 127.0.0.1, port: ${port} }
 watch-config: false
 shutdown-timeout: 10s
@@ -307,14 +311,14 @@ log: { access: ${accessLog} }
 usage: ${ledger === null ? '{ ledger: false }' : `{ ledger: true, file: ${JSON.stringify(ledger)} }`}
 pricing: { bench-model: { input: 2.5, output: 10 } }
 client-keys:
-  - { name: bench, key: ${CLIENT_KEY} }
+  - { name: bench, key: ${CLIENT_KEY}${extra.rpm === undefined ? '' : `, rpm: ${extra.rpm}`} }
 providers:
   - name: fake
     type: openai-compatible
     base-url: ${upstream}/v1
     api-keys: [sk-bench-upstream-key]
     models: [bench-model]
-`;
+${extra.sharedState === undefined ? '' : `shared-state: { redis: "${extra.sharedState}", prefix: "bench:" }\n`}`;
 }
 
 /** `ai-proxy run` in the foreground (launcher + server, both on the proxy core), logging to a file. */
@@ -323,7 +327,7 @@ export async function startGateway(kit: Toolkit, options: GatewayOptions): Promi
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
   const config = join(dir, 'ai-proxy.yaml');
-  writeFileSync(config, gatewayYaml(port, options.upstream, options.accessLog, options.ledger === true ? join(dir, 'usage.db') : null));
+  writeFileSync(config, gatewayYaml(port, options.upstream, options.accessLog, options.ledger === true ? join(dir, 'usage.db') : null, { ...(options.rpm === undefined ? {} : { rpm: options.rpm }), ...(options.sharedState === undefined ? {} : { sharedState: options.sharedState }) }));
   const pidFile = join(dir, 'ai-proxy.pid');
   const env = gatewayEnv({});
   const child = launch(wrap([process.execPath, ...(options.nodeArgs ?? []), join(options.app ?? join(kit.dir, 'app'), 'bin/ai-proxy.js'), 'run', '-c', config, '--pid-file', pidFile, '--log-file', join(dir, 'ai-proxy.log')], kit.cores.proxy), { env, stdout: 'ignore' });

@@ -15,6 +15,7 @@ import type { Output } from './output.ts';
 import { createRequestHandler } from './http/handler.ts';
 import { answerMalformed } from './http/malformed.ts';
 import { RequestTracker } from './http/tracker.ts';
+import { Fleet } from './shared-state/fleet.ts';
 import type { Service, ShutdownOptions, ShutdownResult } from './lifecycle.ts';
 import { listen } from './listen.ts';
 import { buildSnapshot, changedSections, type Snapshot } from './snapshot.ts';
@@ -39,6 +40,8 @@ export class Gateway implements Service {
   #tracker: RequestTracker | null = null;
   #listen: ListenInfo | null = null;
   #cutDelay: (() => void) | null = null;
+  /** The fleet's shared state (Redis), with `shared-state` configured. */
+  fleet: Fleet | null = null;
   /** One registry for the process's life: counters survive reloads. */
   readonly metrics: Metrics;
   /** Cost, usage metrics, budget spend and the ledger row of each model request. */
@@ -63,8 +66,17 @@ export class Gateway implements Service {
 
   async start(loaded: LoadedConfig, generation: number, state: GatewayState | null): Promise<{ listen: ListenInfo; config: ConfigInfo }> {
     this.#useLogger(loaded);
-    this.snapshot = buildSnapshot(loaded, generation, null);
+    const shared = loaded.config.sharedState;
+    if (shared !== undefined) {
+      this.fleet = new Fleet(shared, { log: (level, message) => this.logger[level](message), outage: () => undefined }, () => this.snapshot?.credentials ?? null);
+      this.metrics.registerSharedState(this.fleet.state);
+      this.usage.shared = this.fleet.usage;
+      await this.fleet.start();
+    }
+    this.snapshot = buildSnapshot(loaded, generation, null, this.fleet);
     if (state !== null) importGatewayState(this.snapshot, state);
+    // What the other instances learnt before this one started (cooldowns, budget spend): read now that there is a snapshot.
+    await this.fleet?.join(loaded.config);
     const config = loaded.config;
     const server = createServer({
       headersTimeout: config.server.headerTimeout,
@@ -113,6 +125,9 @@ export class Gateway implements Service {
       const after = loaded.config;
       if (after.listen.host !== before.listen.host || after.listen.port !== before.listen.port) {
         throw new AppError('E_RELOAD_REJECTED', `the listen address cannot change on reload (${before.listen.host}:${before.listen.port} → ${after.listen.host}:${after.listen.port}); apply it with ai-proxy restart`);
+      }
+      if (JSON.stringify(after.sharedState) !== JSON.stringify(before.sharedState)) {
+        throw new AppError('E_RELOAD_REJECTED', 'shared-state cannot change on reload (the connection to Redis is made at start); apply it with ai-proxy restart');
       }
       if (after.pidFile !== before.pidFile) {
         throw new AppError('E_RELOAD_REJECTED', 'pid-file cannot change while running; stop and start ai-proxy to apply it');
@@ -192,6 +207,7 @@ export class Gateway implements Service {
     onDraining(tracker.inFlight);
     const result = await drained;
     await Promise.all([this.snapshot?.upstreams.close(), this.usage.ledger?.close()]);
+    await this.fleet?.close();
     return result;
   }
 

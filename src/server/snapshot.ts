@@ -11,6 +11,8 @@ import { ClientKeys } from './auth/client-keys.ts';
 import { RateLimiter } from './auth/rate-limit.ts';
 import { UpstreamPool } from './proxy/upstream-pool.ts';
 import { CredentialPool } from './routing/credentials.ts';
+import type { Fleet } from './shared-state/fleet.ts';
+import { SharedRateLimiter } from './shared-state/shared-rate-limit.ts';
 import { ModelTable } from './routing/model-table.ts';
 import { retryPolicy, type RetryPolicy } from './routing/retry.ts';
 import { Budgets } from './usage/budget.ts';
@@ -28,14 +30,15 @@ export interface Snapshot {
   readonly credentials: CredentialPool;
   readonly retry: RetryPolicy;
   readonly clients: ClientKeys;
-  readonly limits: RateLimiter;
+  /** The fleet's limiter (Redis) with shared-state, else this instance's own. */
+  readonly limits: RateLimiter | SharedRateLimiter;
   readonly admin: AdminKey;
   readonly prices: PriceTable;
   /** The spend store is the process's (first snapshot), carried into every later one. */
   readonly budgets: Budgets;
 }
 
-export function buildSnapshot(loaded: LoadedConfig, generation: number, previous: Snapshot | null): Snapshot {
+export function buildSnapshot(loaded: LoadedConfig, generation: number, previous: Snapshot | null, fleet: Fleet | null = null): Snapshot {
   const config = loaded.config;
   return {
     generation,
@@ -45,18 +48,20 @@ export function buildSnapshot(loaded: LoadedConfig, generation: number, previous
     config,
     models: new ModelTable(config),
     upstreams: UpstreamPool.build(config.providers, previous?.upstreams ?? null),
-    credentials: previous === null ? new CredentialPool(config) : previous.credentials.rebuild(config),
+    credentials: previous === null ? new CredentialPool(config, fleet === null ? {} : { onCooldown: fleet.cooldowns.started }) : previous.credentials.rebuild(config),
     retry: retryPolicy(config),
     clients: new ClientKeys(config.clientKeys),
-    limits: previous === null ? new RateLimiter(config.clientKeys) : previous.limits.rebuild(config.clientKeys),
+    limits: previous !== null ? previous.limits.rebuild(config.clientKeys) : fleet === null ? new RateLimiter(config.clientKeys) : new SharedRateLimiter(config.clientKeys, fleet.state, new RateLimiter(config.clientKeys)),
     admin: new AdminKey(config.admin.key),
     prices: new PriceTable(config.pricing),
-    budgets: budgetsFor(config, previous),
+    budgets: budgetsFor(config, previous, fleet),
   };
 }
 
-function budgetsFor(config: Config, previous: Snapshot | null): Budgets {
+function budgetsFor(config: Config, previous: Snapshot | null, fleet: Fleet | null): Budgets {
   if (previous !== null) return new Budgets(config.clientKeys, previous.budgets.store, previous.budgets.status);
+  // The fleet's spend (Redis): not seeded from this instance's ledger, it holds every instance's.
+  if (fleet !== null) return new Budgets(config.clientKeys, fleet.spend, fleet.spend);
   const store = new InMemorySpendStore();
   return new Budgets(config.clientKeys, store, store);
 }

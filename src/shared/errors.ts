@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'E_CAPTURE_OUTPUT'
   | 'E_CAPTURE_TIMEOUT'
   | 'E_CAPTURE_ENDED'
+  | 'E_SHARED_STATE'
   | 'E_USAGE'
   | 'E_LEDGER';
 

@@ -25,6 +25,7 @@ export class UsageCommand extends AppCommand {
   by = Option.String('--by', 'key', { description: 'Group by key, model, provider or day (UTC)' });
   json = Option.Boolean('--json', false, { description: 'Print the report as one JSON object' });
   csv = Option.Boolean('--csv', false, { description: 'Print every request since --since as CSV instead of totals' });
+  shared = Option.Boolean('--shared', false, { description: "The whole fleet's totals per key and day, from shared-state's Redis instead of this instance's ledger (--by key or day; --since counts whole UTC days)" });
 
   protected override async run(): Promise<number> {
     if (this.json && this.csv) throw new UsageError('--json and --csv cannot be combined');
@@ -38,6 +39,7 @@ export class UsageCommand extends AppCommand {
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
+    if (this.shared) return this.#fleet(since, by);
     try {
       const path = this.file ?? (await this.#ledgerFromConfig());
       const db = openLedgerForRead(path);
@@ -56,6 +58,36 @@ export class UsageCommand extends AppCommand {
       } finally {
         db.close();
       }
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      const why = toErrorReport(error);
+      if (this.json) this.context.stdout.write(`${JSON.stringify({ command: 'usage', outcome: 'failed', exitCode: error.exitCode, error: why })}\n`);
+      else this.context.stderr.write(`${describeReport(why)}\n`);
+      return error.exitCode;
+    }
+  }
+
+  /** `--shared`: the totals every instance adds in Redis (docs/scaling.md). */
+  async #fleet(since: number, by: string): Promise<number> {
+    if (this.csv) throw new UsageError('--shared has totals per key and day only, not rows: --csv reads one instance\'s ledger');
+    if (by !== 'key' && by !== 'day') throw new UsageError('--shared groups by key or day (Redis keeps totals per key and day)');
+    try {
+      const { loadConfig } = await import('../../shared/config/load.ts');
+      const shared = loadConfig({ path: this.config }).config.sharedState;
+      if (shared === undefined) throw new AppError('E_USAGE', '--shared reads the fleet\'s totals from shared-state.redis, and the config has no shared-state');
+      const { fleetReport, readFleetUsage } = await import('../../shared/shared-state/usage-totals.ts');
+      const { formatUsageTable } = await import('../../shared/usage/usage-report.ts');
+      const where = new URL(shared.redis).host;
+      let rows;
+      try {
+        rows = await readFleetUsage({ redis: shared.redis, prefix: shared.prefix, timeoutMs: Math.max(shared.commandTimeout, shared.connectTimeout) }, since, Date.now());
+      } catch (error) {
+        throw new AppError('E_SHARED_STATE', `cannot read the fleet's usage from Redis at ${where}: ${(error as Error).message.replace(/redis(s)?:\/\/\S*/g, 'redis://…')}`);
+      }
+      const report = fleetReport(rows, since, by);
+      if (this.json) this.context.stdout.write(`${JSON.stringify({ command: 'usage', outcome: 'ok', exitCode: ExitCode.OK, error: null, shared: { redis: where, prefix: shared.prefix }, ...report })}\n`);
+      else this.context.stdout.write(`fleet totals from Redis at ${where} (prefix ${shared.prefix})\n${formatUsageTable(report)}`);
+      return ExitCode.OK;
     } catch (error) {
       if (!isAppError(error)) throw error;
       const why = toErrorReport(error);

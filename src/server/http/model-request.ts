@@ -74,7 +74,9 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
   const client = auth.client;
   record.client = client.name;
 
-  const limit = snapshot.limits.check(client, Date.now());
+  const decided = snapshot.limits.check(client, Date.now());
+  // A promise only with shared-state, for a key with limits: one Redis round trip, bounded by command-timeout.
+  const limit = decided instanceof Promise ? await decided : decided;
   const limitHeaders = limit.requests === null && limit.tokens === null ? null : rateLimitHeaders(limit);
   if (!limit.allowed) {
     return sendError(res, format, 429, `Rate limit exceeded for key '${client.name}' (${limit.limitedBy === 'tokens' ? 'tokens' : 'requests'} per minute); retry in ${limit.retryAfterSeconds}s.`, {

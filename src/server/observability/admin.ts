@@ -98,6 +98,10 @@ function walk(value: unknown, field: string | null): unknown {
       out[key] = field === 'headers' && secretHeader.test(key) ? REDACTED : inner;
       continue;
     }
+    if (key === 'redis' && field === 'sharedState' && typeof inner === 'string') {
+      out[key] = redactUrlPassword(inner);
+      continue;
+    }
     if (secretFields.has(key)) {
       out[kebab(key)] = key === 'apiKeys' && Array.isArray(inner) ? inner.map((entry) => (typeof entry === 'string' ? REDACTED : { ...walk(entry, 'apiKey') as object, key: REDACTED })) : REDACTED;
       continue;
@@ -105,4 +109,9 @@ function walk(value: unknown, field: string | null): unknown {
     out[kebab(key)] = walk(inner, key);
   }
   return out;
+}
+
+/** A Redis URL may carry a password (redis://:secret@host): keep where it points, not how it logs in. */
+function redactUrlPassword(text: string): string {
+  return text.replace(/^(rediss?:\/\/)[^@/]*@/, `$1${REDACTED}@`);
 }

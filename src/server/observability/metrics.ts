@@ -3,7 +3,7 @@
  * what requests update are the lighter series of ./series.ts. Gauges that mirror state (in
  * flight, cooldowns, generation) are read at scrape time, so the hot path never updates them.
  */
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { HotCounter, HotHistogram } from './series.ts';
 
 export interface MetricSources {
@@ -12,6 +12,12 @@ export interface MetricSources {
   generation(): number;
   cooldowns(): ReadonlyArray<{ provider: string; cooling: number }>;
   droppedLogLines(): number;
+}
+
+export interface SharedStateSource {
+  up: boolean;
+  outages: number;
+  localDecisions: number;
 }
 
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -61,5 +67,13 @@ export class Metrics {
         for (const { provider, cooling } of sources.cooldowns()) this.set({ provider }, cooling);
       },
     });
+  }
+
+  /** Only with shared-state: without it the series would read as "Redis away". */
+  registerSharedState(source: SharedStateSource): void {
+    const registers = [this.registry];
+    new Gauge({ name: 'ai_proxy_shared_state_up', help: 'shared-state: 1 while Redis answers; 0 while it is away and limits, cooldowns and budgets are this instance\'s own', registers, collect() { this.set(source.up ? 1 : 0); } });
+    new Counter({ name: 'ai_proxy_shared_state_outages_total', help: 'shared-state: times Redis went away (closed, unreachable or a command timed out)', registers, collect() { this.reset(); this.inc(source.outages); } });
+    new Counter({ name: 'ai_proxy_shared_state_local_decisions_total', help: 'shared-state: rate-limit checks decided on local state because Redis was away', registers, collect() { this.reset(); this.inc(source.localDecisions); } });
   }
 }

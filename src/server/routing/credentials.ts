@@ -121,7 +121,12 @@ export interface CredentialPoolOptions {
   previous?: CredentialPool;
   now?: () => number;
   authCooldownMs?: number;
+  /** Told of every cooldown this instance starts (the fleet's shared cooldowns); carried over by rebuild. */
+  onCooldown?: CooldownListener;
 }
+
+/** A cooldown this instance started: credential id, its length in ms, why. */
+export type CooldownListener = (id: string, ms: number, reason: CooldownReason) => void;
 
 const NO_EXCLUSIONS: ReadonlySet<string> = new Set();
 const NONE_LEFT: PickResult = Object.freeze({ credential: null, retryAt: null });
@@ -132,6 +137,7 @@ export class CredentialPool {
   readonly #now: () => number;
   readonly #cooldown: Config['cooldown'];
   readonly #authCooldownMs: number;
+  readonly #onCooldown: CooldownListener | null;
   /** The counters at the last full export: a delta counts from them. */
   #exported: Map<string, Health> | null = null;
 
@@ -142,6 +148,7 @@ export class CredentialPool {
     this.#now = options.now ?? (previous === undefined ? Date.now : previous.#now);
     this.#cooldown = config.cooldown;
     this.#authCooldownMs = options.authCooldownMs ?? (previous === undefined ? DEFAULT_AUTH_COOLDOWN_MS : previous.#authCooldownMs);
+    this.#onCooldown = options.onCooldown ?? (previous === undefined ? null : previous.#onCooldown);
     for (const pc of config.providers) {
       if (pc.disabled) continue;
       const slots: Slot[] = [];
@@ -259,6 +266,25 @@ export class CredentialPool {
     h.cooldownUntil = until;
     h.reason = reason;
     h.cooldowns++;
+    this.#onCooldown?.(credential.id, ms, reason);
+  }
+
+  /**
+   * A cooldown another instance started (read from the shared state): `remainingMs` from now.
+   * Not counted in this instance's counters, and not told to `onCooldown` (it came from there).
+   */
+  coolFromPeer(id: string, remainingMs: number, reason: CooldownReason): void {
+    const h = this.#slots.get(id)?.health;
+    if (h === undefined || !(remainingMs > 0)) return;
+    const until = this.#now() + remainingMs;
+    if (until <= h.cooldownUntil) return;
+    h.cooldownUntil = until;
+    h.reason = reason;
+  }
+
+  /** Every credential id, for re-reading the shared cooldowns. */
+  ids(): IterableIterator<string> {
+    return this.#slots.keys();
   }
 
   /** For /admin/credentials: never the key, only the label. */

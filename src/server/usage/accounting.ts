@@ -6,10 +6,13 @@
 import type { AccessRecord } from '../http/access-log.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Snapshot } from '../snapshot.ts';
+import type { UsageWriter } from '../shared-state/usage-writer.ts';
 import type { Ledger } from './ledger.ts';
 
 export class UsageAccounting {
   ledger: Ledger | null = null;
+  /** The fleet's usage totals in Redis (shared-state), else null. */
+  shared: UsageWriter | null = null;
 
   constructor(private readonly metrics: Metrics) {}
 
@@ -29,6 +32,7 @@ export class UsageAccounting {
         snapshot.budgets.add(client, cost, now);
       }
     }
+    this.shared?.add(client, now, { inputTokens: record.inputTokens, outputTokens: record.outputTokens, cachedTokens: record.cachedTokens, reasoningTokens: record.reasoningTokens, costUsd: cost });
     this.ledger?.record({
       ts: now,
       requestId: record.id,

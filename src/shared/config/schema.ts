@@ -255,6 +255,20 @@ const usageSchema = z
   })
   .prefault({})
   .describe('The usage ledger: one row per model request, read by `ai-proxy usage` and /admin/usage.');
+const redisUrl = z
+  .url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' })
+  .register(configTypes, { type: 'URL', expected: 'a redis:// or rediss:// URL such as redis://127.0.0.1:6379' });
+
+const sharedStateSchema = z
+  .strictObject({
+    redis: redisUrl.describe('Redis every instance of the fleet uses (redis://[:password@]host:port[/db], rediss:// for TLS); usually ${VAR} or ${file:PATH} when it holds a password.'),
+    prefix: z.string().min(1).default('ai-proxy:').describe('Put before every key and channel name, so that several fleets (or other programs) can share one Redis.'),
+    required: z.boolean().default(false).describe('Refuse to start when Redis cannot be reached; false: start on local state, say so, and join when Redis answers.'),
+    'command-timeout': duration('shared-state.command-timeout').default(100).describe('Longest a request waits on Redis; past it the request is decided on local state and Redis counts as away until it answers again.'),
+    'connect-timeout': duration('shared-state.connect-timeout').default(2_000).describe('How long a start waits for Redis before going on without it (or failing, with required).'),
+  })
+  .optional()
+  .describe('Limits, upstream-key cooldowns, budgets and usage totals shared by several instances through Redis (docs/scaling.md). A reload cannot change it. Unset: each instance keeps its own.');
 
 export const configSchema = z.strictObject({
   listen: listenSchema,
@@ -300,6 +314,7 @@ export const configSchema = z.strictObject({
     .default({})
     .describe('Model id or glob → price. The id sent upstream is looked up first, then the configured id; an exact id wins over a glob, then globs in file order. A model without a price costs null (unknown), not zero.'),
   usage: usageSchema,
+  'shared-state': sharedStateSchema,
 });
 
 /** The config as written (kebab-case keys). */
