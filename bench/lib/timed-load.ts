@@ -130,14 +130,20 @@ export interface Summary {
   p50: number;
   p99: number;
   max: number;
+  /** Requests per second over the span from the first start to the last end. */
+  rps: number;
 }
 
 /** Counts by outcome and latency percentiles (ms, of the successful requests) over the chosen samples. */
 export function summarize(samples: Samples, indices?: readonly number[]): Summary {
   const picked = indices ?? samples.start.map((_, i) => i);
-  const summary: Summary = { requests: picked.length, ok: 0, refused: 0, reset: 0, timeout: 0, status: 0, other: 0, p50: NaN, p99: NaN, max: NaN };
+  const summary: Summary = { requests: picked.length, ok: 0, refused: 0, reset: 0, timeout: 0, status: 0, other: 0, p50: NaN, p99: NaN, max: NaN, rps: NaN };
   const latencies: number[] = [];
+  let first = Infinity;
+  let last = -Infinity;
   for (const i of picked) {
+    first = Math.min(first, samples.start[i] as number);
+    last = Math.max(last, (samples.start[i] as number) + (samples.ms[i] as number));
     const outcome = samples.outcome[i] as Outcome;
     summary[outcome]++;
     if (outcome === 'ok') latencies.push(samples.ms[i] as number);
@@ -147,6 +153,7 @@ export function summarize(samples: Samples, indices?: readonly number[]): Summar
   summary.p50 = at(50);
   summary.p99 = at(99);
   summary.max = latencies.length === 0 ? NaN : (latencies[latencies.length - 1] as number);
+  summary.rps = last > first ? picked.length / ((last - first) / 1000) : NaN;
   return summary;
 }
 

@@ -130,8 +130,8 @@ const label = (r: MechanismResult): string => (r.drain === 'polite' ? r.mechanis
 function add(a: Summary | null, b: Summary | null): Summary | null {
   if (a === null) return b;
   if (b === null) return a;
-  // Percentiles of the merged run are not derivable from two summaries: keep the worse round's.
-  return { requests: a.requests + b.requests, ok: a.ok + b.ok, refused: a.refused + b.refused, reset: a.reset + b.reset, timeout: a.timeout + b.timeout, status: a.status + b.status, other: a.other + b.other, p50: Math.max(a.p50, b.p50), p99: Math.max(a.p99, b.p99), max: Math.max(a.max, b.max) };
+  // Percentiles of the merged run are not derivable from two summaries: keep the worse round's (req/s: the mean).
+  return { requests: a.requests + b.requests, ok: a.ok + b.ok, refused: a.refused + b.refused, reset: a.reset + b.reset, timeout: a.timeout + b.timeout, status: a.status + b.status, other: a.other + b.other, p50: Math.max(a.p50, b.p50), p99: Math.max(a.p99, b.p99), max: Math.max(a.max, b.max), rps: (a.rps + b.rps) / 2 };
 }
 
 export async function runRestartMechanism(kit: Toolkit, settings: MechanismSettings, log: (line: string) => void): Promise<{ results: MechanismResult[]; text: string }> {
@@ -172,7 +172,7 @@ export async function runRestartMechanism(kit: Toolkit, settings: MechanismSetti
     m.firstErrors = { ...r.firstErrors, ...m.firstErrors };
   }
   const rows = merged.map((r) => {
-    if (r.unsupported !== null || r.all === null) return [label(r), r.mode, r.node, 'unsupported', '—', '—', '—', '—', '—', '—', '—', '—', '—'];
+    if (r.unsupported !== null || r.all === null) return [label(r), r.mode, r.node, 'unsupported', '—', '—', '—', '—', '—', '—', '—', '—', '—', '—'];
     const s = r.all;
     const d = r.during as Summary;
     const o = r.outside as Summary;
@@ -181,6 +181,7 @@ export async function runRestartMechanism(kit: Toolkit, settings: MechanismSetti
       r.mode,
       r.node,
       String(s.requests),
+      fmt(s.rps, 0),
       String(failures(s)),
       `${s.refused}/${s.reset}/${s.timeout}`,
       fmt(o.p50),
@@ -194,7 +195,7 @@ export async function runRestartMechanism(kit: Toolkit, settings: MechanismSetti
   });
   const text = table(
     `Restart mechanism: a minimal HTTP child swapped ${settings.swaps}× per run under ${settings.connections} closed-loop connections, ${settings.rounds} round(s); "during" = requests overlapping a swap (fork → old child's exit)`,
-    ['mechanism', 'connections', 'node', 'requests', 'failed', 'refused/reset/timed out', 'steady p50 ms', 'steady p99 ms', 'during p50 ms', 'during p99 ms', 'swaps ok', 'fork→ready ms', 'accepted by parent'],
+    ['mechanism', 'connections', 'node', 'requests', 'req/s', 'failed', 'refused/reset/timed out', 'steady p50 ms', 'steady p99 ms', 'during p50 ms', 'during p99 ms', 'swaps ok', 'fork→ready ms', 'accepted by parent'],
     rows,
   );
   return { results: merged, text };
