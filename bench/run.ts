@@ -150,7 +150,7 @@ async function main(): Promise<number> {
   // A proxy holds two sockets per stream (client and upstream), plus a few of its own.
   settings.streamsRequested = settings.streams;
   const maxStreams = Math.floor((nofile - 150) / 2);
-  if (settings.streams > maxStreams) {
+  if (settings.streams > maxStreams && selected.has('held')) {
     notes.push(`${settings.streams} streams need ${settings.streams * 2 + 150} descriptors in the proxy; the limit here is ${nofile} and cannot be raised (raising it needs root with CAP_SYS_RESOURCE), so ${maxStreams} streams are held`);
     settings.streams = maxStreams;
   }

@@ -7,6 +7,8 @@
  * `node -e 0` units measured in the same run, next to `status` (a CLI start plus one control
  * round trip: the floor of any command).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { REQUEST_BODY } from '../lib/load.ts';
 import { boost, CLIENT_KEY, gatewayEnv, runCommand, sleep, startDaemonGateway, waitGone, type Toolkit } from '../lib/procs.ts';
 import { fmt, median, percentile, table, type Target } from '../lib/report.ts';
@@ -44,6 +46,8 @@ interface Phases {
 export interface RestartResult {
   nodeMs: number[];
   statusMs: number[];
+  /** From the launcher's log: `restart (control): starting a new server` → `restart (control) done` (ms resolution). */
+  launcherMs: number[];
   restarts: RestartSample[];
   launcherPidKept: boolean;
   keepAlive: Phases;
@@ -129,6 +133,7 @@ export async function runRestart(kit: Toolkit, upstream: string, settings: Resta
     const result: RestartResult = {
       nodeMs,
       statusMs,
+      launcherMs: launcherSwaps(join(gw.dir, 'ai-proxy.log')),
       restarts,
       launcherPidKept,
       keepAlive: phases(ka, windows, firstRestart),
@@ -139,6 +144,21 @@ export async function runRestart(kit: Toolkit, upstream: string, settings: Resta
   } finally {
     await gw.close();
   }
+}
+
+/** The launcher's own account of each restart, from the timestamps of its two log lines. */
+function launcherSwaps(logFile: string): number[] {
+  const stamp = (line: string): number => Date.parse(/^\S+/.exec(line)?.[0] ?? '');
+  const spans: number[] = [];
+  let began: number | null = null;
+  for (const line of readFileSync(logFile, 'utf8').split('\n')) {
+    if (line.includes('restart (control): starting a new server')) began = stamp(line);
+    else if (line.includes('restart (control) done') && began !== null) {
+      spans.push(stamp(line) - began);
+      began = null;
+    }
+  }
+  return spans.filter((x) => Number.isFinite(x));
 }
 
 function render(r: RestartResult, settings: RestartSettings): { text: string; targets: Target[] } {
@@ -167,6 +187,7 @@ function render(r: RestartResult, settings: RestartSettings): { text: string; ta
     ['ai-proxy status (CLI + one control round trip)', fmt(median(r.statusMs), 0), fmt(median(r.statusMs) / unit), fmt(percentile(r.statusMs, 100), 0), String(r.statusMs.length)],
     ['ai-proxy restart → exit 0 (new server serves)', fmt(median(commandMs), 0), fmt(median(commandMs) / unit), fmt(percentile(commandMs, 100), 0), `${ok}/${r.restarts.length} ok`],
     ['  of which beyond status (the swap in the launcher)', fmt(median(commandMs) - median(r.statusMs), 0), fmt((median(commandMs) - median(r.statusMs)) / unit), '—', ''],
+    ['  the launcher\'s log: restart received → new server serves', fmt(median(r.launcherMs), 0), fmt(median(r.launcherMs) / unit), fmt(percentile(r.launcherMs, 100), 0), String(r.launcherMs.length)],
     ['old server gone after restart returned (drain)', fmt(median(r.restarts.map((x) => x.drainMs)), 0), fmt(median(r.restarts.map((x) => x.drainMs)) / unit), fmt(percentile(r.restarts.map((x) => x.drainMs), 100), 0), ''],
   ];
   const text = [
