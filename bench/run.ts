@@ -73,8 +73,8 @@ const settings = {
     ? { swaps: 20, steadySeconds: 1.5, gapMs: 150, connections: 16, rounds: 1, timeoutMs: 5_000 }
     : { swaps: 20, steadySeconds: 3, gapMs: 250, connections: 16, rounds: 2, timeoutMs: 5_000 },
   restart: quick
-    ? { restarts: 10, steadySeconds: 4, gapMs: 1_000, keepAliveConnections: 16, freshConnections: 4, nodeRuns: 7, timeoutMs: 10_000 }
-    : { restarts: 20, steadySeconds: 8, gapMs: 1_500, keepAliveConnections: 16, freshConnections: 4, nodeRuns: 11, timeoutMs: 10_000 },
+    ? { restarts: 10, steadySeconds: 4, gapMs: 1_000, keepAliveConnections: 16, freshConnections: 4, nodeRuns: 7, idleRestarts: 3, timeoutMs: 10_000 }
+    : { restarts: 20, steadySeconds: 8, gapMs: 1_500, keepAliveConnections: 16, freshConnections: 4, nodeRuns: 11, idleRestarts: 5, timeoutMs: 10_000 },
 };
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);

@@ -21,6 +21,8 @@ export interface RestartSettings {
   keepAliveConnections: number;
   freshConnections: number;
   nodeRuns: number;
+  /** Restarts with no load first: the floor of a restart on this machine. */
+  idleRestarts: number;
   timeoutMs: number;
 }
 
@@ -46,6 +48,8 @@ interface Phases {
 export interface RestartResult {
   nodeMs: number[];
   statusMs: number[];
+  /** `restart` → exit 0 with no load. */
+  idleRestartMs: number[];
   /** From the launcher's log: `restart (control): starting a new server` → `restart (control) done` (ms resolution). */
   launcherMs: number[];
   restarts: RestartSample[];
@@ -92,7 +96,17 @@ export async function runRestart(kit: Toolkit, upstream: string, settings: Resta
       if (r.code !== 0) throw new Error(`ai-proxy status failed (exit ${r.code}): ${r.out}`);
       statusMs.push(r.ms);
     }
-    log(`  node -e 0: median ${fmt(median(nodeMs), 0)} ms; status: median ${fmt(median(statusMs), 0)} ms`);
+    const idleRestartMs: number[] = [];
+    for (let i = 0; i < settings.idleRestarts; i++) {
+      const stopBoosting = boostNewServers(gw.serverPids);
+      const r = await runCommand([process.execPath, gw.cli, 'restart', '--json', '--pid-file', gw.pidFile], env, 120_000);
+      stopBoosting();
+      if (r.code !== 0) throw new Error(`ai-proxy restart (no load) failed (exit ${r.code}): ${r.out}`);
+      idleRestartMs.push(r.ms);
+      const previous = (JSON.parse(r.out) as { previous?: { pid?: number } | null }).previous?.pid;
+      if (previous !== undefined) await waitGone(previous, 30_000);
+    }
+    log(`  node -e 0: median ${fmt(median(nodeMs), 0)} ms; status: median ${fmt(median(statusMs), 0)} ms; restart with no load: median ${fmt(median(idleRestartMs), 0)} ms`);
     const request = { url: `${gw.url}/v1/chat/completions`, method: 'POST' as const, body: REQUEST_BODY, headers: { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_KEY}` }, timeoutMs: settings.timeoutMs };
     // Warm-up: the server's JIT and the upstream pool, outside the measured samples.
     const warm = startTimedLoad({ ...request, connections: settings.keepAliveConnections, keepAlive: true });
@@ -133,7 +147,9 @@ export async function runRestart(kit: Toolkit, upstream: string, settings: Resta
     const result: RestartResult = {
       nodeMs,
       statusMs,
-      launcherMs: launcherSwaps(join(gw.dir, 'ai-proxy.log')),
+      idleRestartMs,
+      // The first restarts had no load.
+      launcherMs: launcherSwaps(join(gw.dir, 'ai-proxy.log')).slice(settings.idleRestarts),
       restarts,
       launcherPidKept,
       keepAlive: phases(ka, windows, firstRestart),
@@ -185,7 +201,8 @@ function render(r: RestartResult, settings: RestartSettings): { text: string; ta
   const timing = [
     ['node -e 0 (the unit)', fmt(unit, 0), '1.00', fmt(percentile(r.nodeMs, 100), 0), String(r.nodeMs.length)],
     ['ai-proxy status (CLI + one control round trip)', fmt(median(r.statusMs), 0), fmt(median(r.statusMs) / unit), fmt(percentile(r.statusMs, 100), 0), String(r.statusMs.length)],
-    ['ai-proxy restart → exit 0 (new server serves)', fmt(median(commandMs), 0), fmt(median(commandMs) / unit), fmt(percentile(commandMs, 100), 0), `${ok}/${r.restarts.length} ok`],
+    ['ai-proxy restart → exit 0, no load', fmt(median(r.idleRestartMs), 0), fmt(median(r.idleRestartMs) / unit), fmt(percentile(r.idleRestartMs, 100), 0), String(r.idleRestartMs.length)],
+    ['ai-proxy restart → exit 0 (new server serves), under load', fmt(median(commandMs), 0), fmt(median(commandMs) / unit), fmt(percentile(commandMs, 100), 0), `${ok}/${r.restarts.length} ok`],
     ['  of which beyond status (the swap in the launcher)', fmt(median(commandMs) - median(r.statusMs), 0), fmt((median(commandMs) - median(r.statusMs)) / unit), '—', ''],
     ['  the launcher\'s log: restart received → new server serves', fmt(median(r.launcherMs), 0), fmt(median(r.launcherMs) / unit), fmt(percentile(r.launcherMs, 100), 0), String(r.launcherMs.length)],
     ['old server gone after restart returned (drain)', fmt(median(r.restarts.map((x) => x.drainMs)), 0), fmt(median(r.restarts.map((x) => x.drainMs)) / unit), fmt(percentile(r.restarts.map((x) => x.drainMs), 100), 0), ''],
