@@ -6,7 +6,7 @@
  *   npm run bench                 full run (~6–8 minutes)
  *   npm run bench -- --quick      shorter rounds and fewer streams (~2 minutes)
  *   npm run bench -- --soak       also the 10-minute memory soak (--soak-minutes N to change)
- *   npm run bench -- --only overhead,shared-state,streaming,held,lifecycle,profile,soak
+ *   npm run bench -- --only overhead,shared-state,streaming,held,lifecycle,profile,restart-mechanism,restart,soak
  *   npm run bench -- --streams N  concurrent open streams to hold (default 10,000; quick 2,000)
  *   npm run bench -- --keep       keep the scratch directory (configs, logs, profiles)
  *   npm run bench -- --nice N     scheduling priority for the bench and everything it starts
@@ -32,6 +32,8 @@ import { fmt, table, type Target } from './lib/report.ts';
 import { runLifecycleHelper, runStopWithStreams } from './scenarios/lifecycle.ts';
 import { runOverhead, type Subject } from './scenarios/overhead.ts';
 import { runProfile } from './scenarios/profile.ts';
+import { runRestart } from './scenarios/restart.ts';
+import { runRestartMechanism } from './scenarios/restart-mechanism.ts';
 import { runSharedState } from './scenarios/shared-state.ts';
 import { runSoak } from './scenarios/soak.ts';
 import { runHeld, runStreaming, type StreamSubject } from './scenarios/streaming.ts';
@@ -56,7 +58,7 @@ const { values: args } = parseArgs({
   },
 });
 const quick = args.quick === true;
-const ALL = ['overhead', 'shared-state', 'streaming', 'held', 'lifecycle', 'profile'];
+const ALL = ['overhead', 'shared-state', 'streaming', 'held', 'lifecycle', 'profile', 'restart-mechanism', 'restart'];
 const selected = new Set(args.only !== undefined ? args.only.split(',').map((s) => s.trim()) : [...ALL, ...(args.soak === true ? ['soak'] : [])]);
 const overheadDefaults = quick
   ? { connections: 64, seconds: 3, rounds: 2, warmupSeconds: 1, sequentialSeconds: 2, sequentialRounds: 1 }
@@ -68,6 +70,12 @@ const settings = {
   streamsRequested: 0,
   profileSeconds: quick ? 4 : 10,
   soakSeconds: Math.round(Number(args['soak-minutes']) * 60),
+  restartMechanism: quick
+    ? { swaps: 20, steadySeconds: 1.5, gapMs: 150, connections: 16, rounds: 1, timeoutMs: 5_000 }
+    : { swaps: 20, steadySeconds: 3, gapMs: 250, connections: 16, rounds: 2, timeoutMs: 5_000 },
+  restart: quick
+    ? { restarts: 10, steadySeconds: 4, gapMs: 1_000, keepAliveConnections: 16, freshConnections: 4, nodeRuns: 7, idleRestarts: 3, timeoutMs: 10_000 }
+    : { restarts: 20, steadySeconds: 8, gapMs: 1_500, keepAliveConnections: 16, freshConnections: 4, nodeRuns: 11, idleRestarts: 5, timeoutMs: 10_000 },
 };
 
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -114,7 +122,7 @@ async function prepareKit(dir: string): Promise<void> {
   cpSync(join(app, 'dist'), join(dir, 'app/dist'), { recursive: true });
   copyFileSync(join(app, 'package.json'), join(dir, 'app/package.json'));
   await build({
-    entryPoints: [join(root, 'bench/fake-upstream.ts'), join(root, 'bench/forwarder.ts')],
+    entryPoints: [join(root, 'bench/fake-upstream.ts'), join(root, 'bench/forwarder.ts'), join(root, 'bench/handover.ts')],
     outdir: dir,
     bundle: true,
     platform: 'node',
@@ -143,7 +151,7 @@ async function main(): Promise<number> {
   // A proxy holds two sockets per stream (client and upstream), plus a few of its own.
   settings.streamsRequested = settings.streams;
   const maxStreams = Math.floor((nofile - 150) / 2);
-  if (settings.streams > maxStreams) {
+  if (settings.streams > maxStreams && selected.has('held')) {
     notes.push(`${settings.streams} streams need ${settings.streams * 2 + 150} descriptors in the proxy; the limit here is ${nofile} and cannot be raised (raising it needs root with CAP_SYS_RESOURCE), so ${maxStreams} streams are held`);
     settings.streams = maxStreams;
   }
@@ -300,6 +308,19 @@ async function main(): Promise<number> {
       texts.push(r.text);
     }
     out.profile = profiles;
+  });
+
+  await scenario('restart-mechanism', async () => {
+    const r = await runRestartMechanism(kit, settings.restartMechanism, log);
+    out.restartMechanism = r.results;
+    texts.push(r.text);
+  });
+
+  await scenario('restart', async () => {
+    const r = await runRestart(kit, upstream.url, settings.restart, log);
+    out.restart = r.result;
+    texts.push(r.text);
+    targets.push(...r.targets);
   });
 
   await scenario('soak', async () => {

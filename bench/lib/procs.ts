@@ -17,6 +17,8 @@ export interface Cores {
 }
 
 const started = new Set<ChildProcess>();
+/** Daemons the bench started (`run -d`): not children of the bench, so stopped by PID file and pid. */
+const daemons = new Map<string, { cli: string; pid: number }>();
 let niceness = 0;
 
 /**
@@ -52,9 +54,9 @@ export function wrap(argv: string[], cpus: string | null): string[] {
   return cpus === null ? argv : ['taskset', '-c', cpus, ...argv];
 }
 
-export function launch(argv: string[], options: { env?: NodeJS.ProcessEnv; stdout?: 'pipe' | 'ignore'; cwd?: string } = {}): ChildProcess {
+export function launch(argv: string[], options: { env?: NodeJS.ProcessEnv; stdout?: 'pipe' | 'ignore'; stdin?: 'pipe' | 'ignore'; cwd?: string } = {}): ChildProcess {
   const [command, ...args] = argv as [string, ...string[]];
-  const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'], detached: true });
+  const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: [options.stdin ?? 'ignore', options.stdout ?? 'pipe', 'pipe'], detached: true });
   started.add(child);
   if (child.pid !== undefined) boost(child.pid);
   child.once('exit', () => started.delete(child));
@@ -107,7 +109,8 @@ export async function stop(child: ChildProcess, timeoutMs = 10_000): Promise<voi
 }
 
 export async function stopAll(): Promise<void> {
-  await Promise.all([...started].map((child) => stop(child, 5_000)));
+  await Promise.all([...[...daemons].map(([pidFile, d]) => stopDaemon(d.cli, pidFile, d.pid)), ...[...started].map((child) => stop(child, 5_000))]);
+  daemons.clear();
 }
 
 export function freePort(): Promise<number> {
@@ -374,4 +377,104 @@ export function totalRss(service: Service): number {
 
 export function totalCpu(service: Service): number {
   return service.pids().reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+}
+
+export interface DaemonGateway {
+  url: string;
+  launcherPid: number;
+  /** The launcher's children: one server, two while an old one drains. */
+  serverPids: () => number[];
+  pidFile: string;
+  config: string;
+  cli: string;
+  dir: string;
+  close: () => Promise<void>;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until the process is gone (or a zombie); false at the deadline. */
+export async function waitGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await sleep(5);
+  }
+  return true;
+}
+
+/** One CLI command to its exit: code, output, wall time. */
+export function runCommand(argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; out: string; ms: number }> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(argv[0] as string, argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, ms: performance.now() - started });
+    });
+  });
+}
+
+async function stopDaemon(cli: string, pidFile: string, pid: number): Promise<void> {
+  if (!alive(pid)) return;
+  const servers = children(pid);
+  await runCommand([process.execPath, cli, 'stop', '--pid-file', pidFile], gatewayEnv({}), 30_000);
+  if (await waitGone(pid, 5_000)) return;
+  for (const p of [pid, ...servers, ...children(pid)]) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
+/**
+ * The real CLI's `ai-proxy run -d` (launcher and server on the proxy core), as an operator starts
+ * it; `ai-proxy stop` stops it. Access log off, like the overhead scenario's plain subject.
+ */
+export async function startDaemonGateway(kit: Toolkit, options: { upstream: string; tag: string }): Promise<DaemonGateway> {
+  const dir = join(kit.dir, `gw-${options.tag}`);
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const config = join(dir, 'ai-proxy.yaml');
+  writeFileSync(config, gatewayYaml(port, options.upstream, false));
+  const pidFile = join(dir, 'ai-proxy.pid');
+  const cli = join(kit.dir, 'app/bin/ai-proxy.js');
+  const r = await runCommand(wrap([process.execPath, cli, 'run', '-d', '--json', '-c', config, '--pid-file', pidFile, '--log-file', join(dir, 'ai-proxy.log')], kit.cores.proxy), gatewayEnv({}), 60_000);
+  let started: { outcome?: string; pid?: number; url?: string } = {};
+  try {
+    started = JSON.parse(r.out) as typeof started;
+  } catch {
+    // Reported below with the output.
+  }
+  if (r.code !== 0 || started.outcome !== 'started' || typeof started.pid !== 'number') throw new Error(`ai-proxy run -d failed (exit ${r.code}): ${r.out}`);
+  const launcherPid = started.pid;
+  daemons.set(pidFile, { cli, pid: launcherPid });
+  boost(launcherPid);
+  for (const p of children(launcherPid)) boost(p);
+  return {
+    url: started.url ?? `http://127.0.0.1:${port}`,
+    launcherPid,
+    serverPids: () => children(launcherPid),
+    pidFile,
+    config,
+    cli,
+    dir,
+    close: async () => {
+      daemons.delete(pidFile);
+      await stopDaemon(cli, pidFile, launcherPid);
+    },
+  };
 }
