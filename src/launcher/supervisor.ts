@@ -245,8 +245,10 @@ export class Supervisor {
     this.#phase = { name: 'serving', child, draining: null };
     const pidFile = (this.#pid as PidFileLock).path;
     const runAs = this.#runAs === null ? '' : `, server as ${this.#runAs.label}`;
+    const listener = this.#listener as Listener;
+    const socket = listener.origin === 'systemd' ? `, on ${listener.label}` : '';
     this.#log.info(
-      `ai-proxy ${this.#code.version} serving on ${result.listen.url} (pid ${process.pid}, config ${result.config.path ?? 'embedded default'}, generation ${result.config.generation}, hash ${result.config.hash}${runAs})`,
+      `ai-proxy ${this.#code.version} serving on ${result.listen.url} (pid ${process.pid}, config ${result.config.path ?? 'embedded default'}, generation ${result.config.generation}, hash ${result.config.hash}${runAs}${socket})`,
     );
     this.#sd.ready(`serving on ${result.listen.url}`);
     this.#followWithWatchdog(child);
