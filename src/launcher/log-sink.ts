@@ -128,6 +128,12 @@ class Sink implements LogSink {
   private queuedReopen: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
   private readonly onTerminalError: ((error: Error) => void) | null = null;
+  /**
+   * One name generator for every stream of this sink: a stream given up on by a reopen (settle's
+   * bound) may still finish a rotation while its successor rotates, and two generators counting
+   * the same second would give both files one name, the later rename replacing the earlier file.
+   */
+  private names: Generator | null = null;
 
   constructor(options: LogSinkOptions, file: string | null, terminal: Writable | null) {
     this.options = options;
@@ -382,7 +388,7 @@ class Sink implements LogSink {
         if (this.broken) old.destroy();
         else {
           this.flushAll(old, cut);
-          await settle(old, this.timeoutMs);
+          if (!(await settle(old, this.timeoutMs))) this.report(new Error(`the log file stream made no progress for ${this.timeoutMs / 1000}s during a reopen; lines it still held may be lost`));
         }
       }
       this.inFlight = false;
@@ -425,7 +431,7 @@ class Sink implements LogSink {
     }
     this.flushAll(stream);
     if (this.path !== null) {
-      await settle(stream, this.timeoutMs);
+      if (!(await settle(stream, this.timeoutMs))) this.report(new Error(`the log file stream made no progress for ${this.timeoutMs / 1000}s while closing; lines it still held may be lost`));
       return;
     }
     // The terminal is not ours to end; a zero-length write calls back once everything before it is out.
@@ -444,7 +450,7 @@ class Sink implements LogSink {
     const stream: Writable =
       this.options.rotate === 'external'
         ? createWriteStream(file, { flags: 'a', mode: 0o644 })
-        : createStream(rotatedNames(file, this.options.compress), rfsOptions(file, this.options));
+        : createStream((this.names ??= rotatedNames(file, this.options.compress)), rfsOptions(file, this.options));
     // Attached before the open completes, so no error of this stream is ever unhandled; it
     // counts only once the stream is the current one.
     stream.on('error', (error: Error) => this.onStreamError(stream, error));
@@ -558,14 +564,24 @@ const PROGRESS_EVENTS = ['rotation', 'rotated', 'history', 'removed', 'open'] as
 
 /**
  * Ends a stream and waits until its data is written and its file closed; bounded by `timeoutMs`
- * of silence, so a stalled disk cannot hold a reopen or a stop, while a stream that is still
- * rotating its files (each step of which it reports) is let finish.
+ * without progress, so a stalled disk cannot hold a reopen or a stop, while a stream that is
+ * still writing (what it holds shrinks) or rotating its files (each step of which it reports) is
+ * let finish, however loaded the machine. False when it was given up on and destroyed.
  */
-async function settle(stream: Writable, timeoutMs: number): Promise<void> {
+async function settle(stream: Writable, timeoutMs: number): Promise<boolean> {
   stream.end();
   let timer: NodeJS.Timeout | undefined;
+  let held = stream.writableLength;
   const stalled = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
+    timer = setTimeout(function check() {
+      // Progress since the last look: writes landed. Look again later rather than give up.
+      if (stream.writableLength < held) {
+        held = stream.writableLength;
+        timer = setTimeout(check, timeoutMs);
+        return;
+      }
+      resolve(false);
+    }, timeoutMs);
   });
   const alive = (): void => void timer?.refresh();
   for (const event of PROGRESS_EVENTS) stream.on(event, alive);
@@ -574,7 +590,9 @@ async function settle(stream: Writable, timeoutMs: number): Promise<void> {
     () => true,
   );
   try {
-    if (!(await Promise.race([done, stalled]))) stream.destroy();
+    if (await Promise.race([done, stalled])) return true;
+    stream.destroy();
+    return false;
   } finally {
     clearTimeout(timer);
     for (const event of PROGRESS_EVENTS) stream.off(event, alive);

@@ -22,6 +22,13 @@ const FORCE_FLUSH_MS = 50;
  */
 const POLITE_IDLE_GRACE_MS = 5_000;
 
+/**
+ * How long a stop waits for fresh connections (accepted just before it, no request yet) to send
+ * their request, which is then answered. A request already on its way arrives within
+ * milliseconds; a client that opened a connection ahead of need does not hold the stop longer.
+ */
+const FRESH_GRACE_MS = 2_000;
+
 export class RequestTracker {
   #inFlight = 0;
   #streams = 0;
@@ -31,11 +38,19 @@ export class RequestTracker {
   readonly #sockets = new Set<Socket>();
   /** Each request in flight, with its response: a drain turns off keep-alive on those not answered yet. */
   readonly #aborts = new Map<ShutdownSignal, ServerResponse>();
-  /** Sockets with a request in flight: the others are idle keep-alive connections. */
+  /** Sockets with a request in flight: the others are idle keep-alive connections, or fresh ones. */
   readonly #busy = new Set<Socket>();
+  /**
+   * Sockets that carried a request. One that did not is fresh: accepted just before the drain,
+   * its request may be on its way, and closing it would fail that request unanswered (seen under
+   * socket activation: one in 768 new connections during `systemctl restart`).
+   */
+  readonly #served = new WeakSet<Socket>();
   #onIdle: (() => void) | null = null;
   /** A restart's drain: connections close by themselves (see ShutdownOptions.polite). */
   #polite = false;
+  /** Until when a stop waits for fresh connections' requests. */
+  #freshUntil = 0;
   /** From the start of a drain: what it let finish, and what its deadline cut (the restart's report). */
   #finished = 0;
   #streamsFinished = 0;
@@ -46,7 +61,7 @@ export class RequestTracker {
       this.#sockets.add(socket);
       socket.once('close', () => {
         this.#sockets.delete(socket);
-        if (this.#polite && this.#sockets.size === 0 && this.#inFlight === 0) this.#onIdle?.();
+        if (this.#draining && this.#inFlight === 0 && this.#settled()) this.#onIdle?.();
       });
     });
   }
@@ -72,6 +87,7 @@ export class RequestTracker {
     const abort = new ShutdownSignal();
     this.#aborts.set(abort, res);
     this.#busy.add(res.socket as Socket);
+    this.#served.add(res.socket as Socket);
     if (this.#draining) res.shouldKeepAlive = false;
     return abort;
   }
@@ -82,14 +98,12 @@ export class RequestTracker {
     this.#busy.delete(req.socket);
     if (this.#draining) {
       if (!abort.aborted) this.#finished++;
-      if (this.#polite) {
-        if (this.#inFlight === 0 && this.#sockets.size === 0) this.#onIdle?.();
-        return;
+      if (!this.#polite) {
+        // The connection this request used is idle now: close it rather than keep it alive.
+        req.socket.destroySoon?.();
+        this.#closeIdle();
       }
-      // The connection this request used is idle now: close it rather than keep it alive.
-      req.socket.destroySoon?.();
-      this.server.closeIdleConnections();
-      if (this.#inFlight === 0) this.#onIdle?.();
+      if (this.#inFlight === 0 && this.#settled()) this.#onIdle?.();
     }
   }
 
@@ -125,10 +139,11 @@ export class RequestTracker {
       this.server.keepAliveTimeout += POLITE_IDLE_GRACE_MS;
       for (const socket of this.#sockets) if (!this.#busy.has(socket)) socket.setTimeout(this.server.keepAliveTimeout + 1_000);
     } else {
-      this.server.close();
-      this.server.closeIdleConnections();
+      NetServer.prototype.close.call(this.server);
+      this.#closeIdle();
+      this.#freshUntil = Date.now() + FRESH_GRACE_MS;
     }
-    const idle = (): boolean => this.#inFlight === 0 && (!polite || this.#sockets.size === 0);
+    const idle = (): boolean => this.#inFlight === 0 && this.#settled();
     return new Promise((resolve) => {
       const done = (deadlinePassed: boolean): void => {
         clearTimeout(timer);
@@ -144,8 +159,28 @@ export class RequestTracker {
       };
       const timer = setTimeout(() => done(this.#inFlight > 0), timeoutMs);
       this.#onIdle = () => done(false);
+      if (!polite) {
+        const fresh = setTimeout(() => idle() && this.#onIdle?.(), Math.min(FRESH_GRACE_MS, timeoutMs));
+        fresh.unref();
+      }
       if (idle()) done(false);
     });
+  }
+
+  /**
+   * Whether the connections left let the drain end: in a polite one, none is left; in a stop, no
+   * fresh one (its request is awaited, within the deadline and the server's header-timeout).
+   */
+  #settled(): boolean {
+    if (this.#polite) return this.#sockets.size === 0;
+    if (Date.now() >= this.#freshUntil) return true;
+    for (const socket of this.#sockets) if (!this.#served.has(socket)) return false;
+    return true;
+  }
+
+  /** Closes the keep-alive connections that sit between requests; fresh ones are left to send theirs. */
+  #closeIdle(): void {
+    for (const socket of this.#sockets) if (!this.#busy.has(socket) && this.#served.has(socket)) socket.destroy();
   }
 
   /** Abort every request now; streams end with an error event, then their sockets are destroyed. */
