@@ -123,7 +123,7 @@ function cliOf(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<Com
   });
 }
 
-test('an upgrade under a running launcher: restart runs the new code, old streams finish on the old, status says the launcher is older, and every command still works', { timeout: 180_000 }, async (t) => {
+test('an upgrade under a running launcher: a server of another IPC protocol is refused, restart runs the new code, old streams finish on the old, status says the launcher is older, and every command still works', { timeout: 180_000 }, async (t) => {
   const up = await scriptedUpstream(t);
   const yaml = ['listen:\n  host: 127.0.0.1\n  port: 0', 'watch-config: false', 'server:\n  keep-alive-timeout: 2s', 'providers:', up.providerYaml('up', ['rst-model']), ''].join('\n');
   const inst = instance(t, yaml);
@@ -145,15 +145,33 @@ test('an upgrade under a running launcher: restart runs the new code, old stream
   const stream = openStream(t, `${url}/v1/chat/completions`, scriptedChat('rst-model', { id: 'old', events: 60, gapMs: 100 }, true));
   await stream.waitFor(/data: /);
 
+  const rebuild = async (): Promise<void> => {
+    const build = await new Promise<{ code: number; out: string }>((resolve) =>
+      execFile(process.execPath, [join(pkg, 'scripts', 'build.mjs')], { cwd: pkg, timeout: 120_000 }, (error, stdout, stderr) => resolve({ code: error === null ? 0 : 1, out: stdout + stderr })),
+    );
+    assert.equal(build.code, 0, build.out);
+  };
+
+  // First a release whose server speaks another IPC protocol: refused at restart, the old server untouched.
+  const ipc = join(pkg, 'src', 'shared', 'ipc.ts');
+  const ipcSource = readFileSync(ipc, 'utf8');
+  const protocol = Number(/export const IPC_PROTOCOL = (\d+);/.exec(ipcSource)?.[1]);
+  writeFileSync(ipc, ipcSource.replace(/export const IPC_PROTOCOL = \d+;/, 'export const IPC_PROTOCOL = 99;'));
+  await rebuild();
+  const refused = await cliOf(bin, ['restart', '--json', '--pid-file', inst.pidFile], inst.env);
+  assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+  const why = JSON.parse(refused.stdout) as { error: { code: string; message: string }; serverPid: number };
+  assert.equal(why.error.code, 'E_PROTOCOL');
+  assert.match(why.error.message, new RegExp(`speaks IPC protocol 99, this launcher speaks ${protocol}: stop and start ai-proxy`));
+  assert.equal(why.serverPid, before.servers[0]?.pid, 'the old server still serves');
+  writeFileSync(ipc, ipcSource);
+
   // The upgrade: other code (its chunks get new names, the old ones are deleted) and another version.
   const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as { version: string };
   manifest.version = `${oldVersion}-upgraded`;
   writeFileSync(join(pkg, 'package.json'), JSON.stringify(manifest, null, 2));
   writeFileSync(join(pkg, 'src', 'server', 'main.ts'), readFileSync(join(pkg, 'src', 'server', 'main.ts'), 'utf8') + '\n// upgraded\n');
-  const build = await new Promise<{ code: number; out: string }>((resolve) =>
-    execFile(process.execPath, [join(pkg, 'scripts', 'build.mjs')], { cwd: pkg, timeout: 120_000 }, (error, stdout, stderr) => resolve({ code: error === null ? 0 : 1, out: stdout + stderr })),
-  );
-  assert.equal(build.code, 0, build.out);
+  await rebuild();
 
   const outdated = await cliOf(bin, ['status', '--pid-file', inst.pidFile], inst.env);
   assert.equal(outdated.code, 0, outdated.stdout + outdated.stderr);
@@ -197,9 +215,10 @@ test('as root: the launcher binds a port below 1024 and runs the server as the c
   writeFileSync(secret, 'sk-root-only-secret-77aa\n');
   chmodSync(secret, 0o600);
   assert.equal(statSync(secret).uid, 0);
-  // A free privileged port: the launcher's own EADDRINUSE says when one is taken, then the next is tried.
+  // A free privileged port: the launcher's own EADDRINUSE says when one is taken, then the next is
+  // tried. Within 900–988, which fetch() accepts (the Fetch standard's bad ports include 989–995).
   let started: Awaited<ReturnType<typeof startDaemon>> | null = null;
-  for (let port = 900 + Math.floor(Math.random() * 100); started === null && port < 1024; port++) {
+  for (let port = 900 + Math.floor(Math.random() * 60); started === null && port < 989; port++) {
     writeFileSync(
       inst.config,
       [
