@@ -87,6 +87,48 @@ test('a stream longer than restart-drain-timeout is cut at it with an error even
   assert.equal((await get(`${url}/healthz`)).status, 200);
 });
 
+test('a crash of the draining server is logged, not fatal; a restart while one drains is refused with what it has left, and --force cuts it', { timeout: 120_000 }, async (t) => {
+  const up = await scriptedUpstream(t);
+  const yaml = ['listen:\n  host: 127.0.0.1\n  port: 0', 'watch-config: false', 'providers:', up.providerYaml('up', ['rst-model']), ''].join('\n');
+  const inst = instance(t, yaml);
+  killInstanceOnExit(t, inst.dir);
+  const { pid, url } = await startDaemon(inst);
+  const restart = async (...flags: string[]): Promise<{ code: number; verdict: { serverPid: number; previous: { pid: number } | null; outcome: string; error: { message: string } | null } }> => {
+    const r = await runCli(['restart', '--json', ...flags, '--pid-file', inst.pidFile], { env: inst.env });
+    return { code: r.code ?? -1, verdict: JSON.parse(r.stdout) as never };
+  };
+
+  // A stream keeps the old server draining (100 events, 100 ms apart: 10 s).
+  const first = openStream(t, `${url}/v1/chat/completions`, scriptedChat('rst-model', { id: 'a', events: 100, gapMs: 100 }, true));
+  await first.waitFor(/data: /);
+  const one = await restart();
+  assert.equal(one.code, 0);
+  const draining = one.verdict.previous?.pid as number;
+  const refused = await restart();
+  assert.equal(refused.code, 1);
+  assert.equal(refused.verdict.outcome, 'refused');
+  assert.match(refused.verdict.error?.message ?? '', new RegExp(`the previous server \\(pid ${draining}\\) is still draining 1 requests \\(1 streams\\) left; wait for it, or use --force`));
+
+  // The draining server dies: logged, the gateway serves on.
+  process.kill(draining, 'SIGKILL');
+  await waitUntil('the crash is logged', () => new RegExp(`previous server \\(pid ${draining}\\) died while draining \\(killed by SIGKILL\\)`).test(logOf(inst.logFile)));
+  assert.equal((await first.done).complete, false, 'its stream was cut by the crash');
+  assert.equal((await get(`${url}/healthz`)).status, 200);
+
+  // Again a drain, cut this time with --force: the next server starts once the cut one is gone.
+  const second = openStream(t, `${url}/v1/chat/completions`, scriptedChat('rst-model', { id: 'b', events: 100, gapMs: 100 }, true));
+  await second.waitFor(/data: /);
+  const two = await restart();
+  assert.equal(two.code, 0);
+  const forced = await restart('--force');
+  assert.equal(forced.code, 0, JSON.stringify(forced.verdict));
+  assertCut(await second.done, /"finish_reason":"stop"/);
+  const status = JSON.parse((await runCli(['status', '--json', '--pid-file', inst.pidFile], { env: inst.env })).stdout) as { pid: number; servers: Array<{ pid: number; phase: string }> };
+  assert.equal(status.pid, pid, 'the launcher is the one that started');
+  assert.ok(status.servers.length <= 2, 'never more than two servers');
+  assert.equal(status.servers[0]?.pid, forced.verdict.serverPid);
+});
+
 test('a listen change: reload rejects it naming restart, restart applies it; the old address closes once the old server is gone', { timeout: 120_000 }, async (t) => {
   const up = await scriptedUpstream(t);
   const yaml = (port: number): string => [`listen:\n  host: 127.0.0.1\n  port: ${port}`, 'watch-config: false', 'providers:', up.providerYaml('up', ['rst-model']), ''].join('\n');
