@@ -86,8 +86,10 @@ export class RequestTracker {
     this.#inFlight++;
     const abort = new ShutdownSignal();
     this.#aborts.set(abort, res);
-    this.#busy.add(res.socket as Socket);
-    this.#served.add(res.socket as Socket);
+    // The request's socket: a pipelined request's response gets it only once the one before is done.
+    const socket = res.req.socket;
+    this.#busy.add(socket);
+    this.#served.add(socket);
     if (this.#draining) res.shouldKeepAlive = false;
     return abort;
   }
