@@ -5,7 +5,8 @@
  * system has; NSS sources such as LDAP need a numeric id), and every problem is a start error
  * naming the setting, never a child that fails later.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { AppError } from '../shared/errors.ts';
 
 export interface RunAs {
@@ -74,4 +75,43 @@ export function resolveRunAs(user: string | undefined, group: string | undefined
   if (gid === undefined || Number.isNaN(gid)) throw new AppError('E_CONFIG_INVALID', `user: ${user}: no primary group in ${files.passwd}; set group as well`);
   const groupName = groups.find((g) => g.id === gid)?.name ?? String(gid);
   return { uid, gid, label: `${userName}:${groupName} (${uid}:${gid})` };
+}
+
+/**
+ * Why `runAs` cannot execute (or read) `file` (each directory above it must be searchable by it),
+ * or null when it can. Checked at start so that a drop to a user who cannot run
+ * this Node (installed under /root, say) is a clear start error, not a child that never starts.
+ */
+export function cannotUse(file: string, runAs: RunAs, need: 'execute' | 'read'): string | null {
+  const fileBit = need === 'execute' ? 1 : 4;
+  const allowed = (path: string, bit: number): boolean => {
+    const st = statSync(path);
+    if (runAs.uid === 0) return true;
+    if (st.uid === runAs.uid) return (st.mode & (bit << 6)) !== 0;
+    if (st.gid === runAs.gid) return (st.mode & (bit << 3)) !== 0;
+    return (st.mode & bit) !== 0;
+  };
+  try {
+    const dirs: string[] = [];
+    for (let dir = dirname(file); ; dir = dirname(dir)) {
+      dirs.unshift(dir);
+      if (dir === dirname(dir)) break;
+    }
+    for (const dir of dirs) if (!allowed(dir, 1)) return `${dir} is not searchable by ${runAs.label} (mode ${(statSync(dir).mode & 0o777).toString(8).padStart(4, '0')})`;
+    if (!allowed(file, fileBit)) return `${file} is not ${need === 'execute' ? 'executable' : 'readable'} by ${runAs.label}`;
+  } catch (error) {
+    return (error as Error).message;
+  }
+  return null;
+}
+
+/** `resolveRunAs`, then whether that user can run this Node and read the server's code: a start error if not. */
+export function resolveRunAsFor(user: string | undefined, group: string | undefined, serverEntry: string): RunAs | null {
+  const runAs = resolveRunAs(user, group);
+  if (runAs === null) return null;
+  const problem = cannotUse(process.execPath, runAs, 'execute') ?? cannotUse(serverEntry, runAs, 'read');
+  if (problem !== null) {
+    throw new AppError('E_CONFIG_INVALID', `user: the server cannot run as ${runAs.label}: ${problem}; install Node and ai-proxy where that user can reach them (e.g. /usr/bin/node, /usr/local/lib/node_modules)`);
+  }
+  return runAs;
 }

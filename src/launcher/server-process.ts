@@ -8,9 +8,14 @@ import { fileURLToPath } from 'node:url';
 import type { LauncherMessage, ServerMessage } from '../shared/ipc.ts';
 import { encodeLaunch, type ServerLaunch } from '../shared/launch.ts';
 
+/** The server's code, beside the launcher's bundle. */
+export const SERVER_ENTRY = fileURLToPath(new URL('./server.js', import.meta.url));
+
 export interface ServerExit {
   code: number | null;
   signal: NodeJS.Signals | null;
+  /** Set when the process could not be started at all. */
+  error?: string;
 }
 
 export class ServerProcess {
@@ -24,8 +29,7 @@ export class ServerProcess {
    */
   constructor(launch: ServerLaunch, listenFd: number, env: NodeJS.ProcessEnv, onMessage: (message: ServerMessage) => void, credentials: { uid: number; gid: number } | null = null) {
     // Resolved at each fork, from the files on disk: a restart after an upgrade runs the new server.
-    const entry = fileURLToPath(new URL('./server.js', import.meta.url));
-    this.child = fork(entry, [encodeLaunch(launch)], {
+    this.child = fork(SERVER_ENTRY, [encodeLaunch(launch)], {
       detached: true,
       env,
       stdio: ['ignore', 'pipe', 'pipe', 'ipc', listenFd],
@@ -34,11 +38,17 @@ export class ServerProcess {
       ...(credentials === null ? {} : { uid: credentials.uid, gid: credentials.gid }),
     });
     this.child.on('message', (message) => onMessage(message as ServerMessage));
-    // A send racing the child's death fails with EPIPE/ERR_IPC_CHANNEL_CLOSED; the exit handler reports it.
-    this.child.on('error', () => undefined);
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
-        this.#exit = { code, signal };
+        this.#exit ??= { code, signal };
+        resolve(this.#exit);
+      });
+      // A send racing the child's death fails with EPIPE/ERR_IPC_CHANNEL_CLOSED; the exit handler
+      // reports it. A child that never started (exec failed: EACCES for another user, ENOENT)
+      // has no pid and may never emit 'exit': that error is its end.
+      this.child.on('error', (error: NodeJS.ErrnoException) => {
+        if (this.child.pid !== undefined || this.#exit !== null) return;
+        this.#exit = { code: null, signal: null, error: `${error.code ?? error.message} (${process.execPath})` };
         resolve(this.#exit);
       });
     });
@@ -68,5 +78,6 @@ export class ServerProcess {
 }
 
 export function describeExit(exit: ServerExit): string {
+  if (exit.error !== undefined) return `it could not be started: ${exit.error}`;
   return exit.signal !== null ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
 }

@@ -23,10 +23,10 @@ import { ControlServer, type Reply } from './control-server.ts';
 import { openLogSink, type LogSink } from './log-sink.ts';
 import { acquirePidFile, type PidFileLock } from './pid-file.ts';
 import { adoptSystemdListener, bindListener, SOCKET_ACTIVATION_VARIABLES, type Listener } from './listener.ts';
-import { resolveRunAs, type RunAs } from './run-as.ts';
+import { resolveRunAsFor, type RunAs } from './run-as.ts';
 import { createSdNotifier, stripNotifyEnv, type SdNotifier } from './sd-notify.ts';
 import { ServerChild, type ChildMessage } from './server-child.ts';
-import { describeExit, type ServerExit } from './server-process.ts';
+import { describeExit, SERVER_ENTRY, type ServerExit } from './server-process.ts';
 import { Watchdog } from './watchdog.ts';
 
 /** After the shutdown deadline the server gets this long to exit by itself before it is killed. */
@@ -183,7 +183,7 @@ export class Supervisor {
     // Detached, the launcher's stderr is /dev/null: Node's own warnings would vanish there.
     if (this.options.daemon) process.on('warning', (warning) => this.#log.warn(`node: ${warning.name}: ${warning.message}`));
 
-    this.#runAs = resolveRunAs(config.user, config.group);
+    this.#runAs = resolveRunAsFor(config.user, config.group, SERVER_ENTRY);
     // After the log sink: a port in use is logged there too, not only told to `run -d`.
     this.#listener = adoptSystemdListener() ?? (await bindListener(config.listen.host, config.listen.port));
     this.#control = await ControlServer.open(controlSocketPath(this.#pid.path), (request, reply) => void this.#onControl(request, reply));
@@ -507,7 +507,7 @@ export class Supervisor {
     let runAs: RunAs | null;
     try {
       loaded = this.#load();
-      runAs = resolveRunAs(loaded.config.user, loaded.config.group);
+      runAs = resolveRunAsFor(loaded.config.user, loaded.config.group, SERVER_ENTRY);
     } catch (error) {
       return failed(toErrorReport(error));
     }

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { assertCut, connectRefused, get, instance, openStream, post, runCli, startDaemon, waitUntil, type CommandResult } from '../helpers/cli.ts';
 import { fakeUpstream, json, openaiCompletion } from '../helpers/fake-upstream.ts';
 import { killInstanceOnExit, scriptedChat, scriptedUpstream } from '../helpers/reliability.ts';
+import { cannotUse } from '../../src/launcher/run-as.ts';
 
 const root = new URL('../..', import.meta.url).pathname;
 
@@ -257,6 +258,17 @@ test('as root: the launcher binds a port below 1024 and runs the server as the c
   writeFileSync(secret, 'sk-root-only-secret-77aa\n');
   chmodSync(secret, 0o600);
   assert.equal(statSync(secret).uid, 0);
+  // Where this Node is out of nobody's reach (the CI's Node 22 and 24 live under /root), the drop
+  // cannot work: the start must fail at once, saying why, rather than fork a child that never runs.
+  const unreachable = cannotUse(process.execPath, { uid: 65534, gid: 65534, label: 'nobody' }, 'execute');
+  if (unreachable !== null) {
+    writeFileSync(inst.config, 'listen:\n  host: 127.0.0.1\n  port: 0\nuser: nobody\n');
+    const refused = await runCli(['run', '-d', ...inst.flags], { env: inst.env });
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /user: the server cannot run as nobody:nogroup \(65534:65534\): .* is not (searchable|executable) by nobody/);
+    t.diagnostic(`this Node (${process.execPath}) is out of nobody's reach: the start was refused with the reason; the drop itself runs where Node is installed system-wide`);
+    return;
+  }
   // A free privileged port: the launcher's own EADDRINUSE says when one is taken, then the next is
   // tried. Within 900–988, which fetch() accepts (the Fetch standard's bad ports include 989–995).
   let started: Awaited<ReturnType<typeof startDaemon>> | null = null;

@@ -82,7 +82,9 @@ test('crash matrix: SIGKILL the server, the launcher or both under load; nothing
     // its server dies (3, not running); a killed launcher leaves it behind (1, stale). When both are
     // killed, server first, the launcher may or may not have cleaned up before its own SIGKILL landed.
     const pidFileLeft = existsSync(inst.pidFile);
-    if (pidFileLeft) assert.equal(isFlocked(inst.pidFile), false, `round ${round}: the lock died with the launcher`);
+    // A SIGKILLed process leaves /proc's listing before the kernel has closed all its files (many
+    // threads take a moment to exit): the lock goes with the last of them, within a bound.
+    if (pidFileLeft) await waitUntil(`round ${round}: the lock died with the launcher`, () => !isFlocked(inst.pidFile), SETTLE_MS);
     if (victim === 'server') assert.equal(pidFileLeft, false, `round ${round}: the launcher removed the PID file`);
     if (victim === 'launcher' || (victim === 'both' && killOrder[0] === launcher)) assert.equal(pidFileLeft, true, `round ${round} (${victim}): a killed launcher leaves its PID file`);
     assert.equal(await status(), pidFileLeft ? 1 : 3, `round ${round} (${victim}, PID file left: ${pidFileLeft}): status exit code`);

@@ -141,11 +141,18 @@ export function processesMarked(id: string): number[] {
 /** SIGKILLs every process carrying the run's marker; returns how many distinct ones there were. */
 function killMarked(id: string): number {
   const killed = new Set<number>();
-  // A dying parent can fork once more, and a killed process stays listed until it is reaped: go
-  // round (with a short pause) until nothing carries the marker, for at most about a second.
-  for (let round = 0; round < 50; round++) {
+  // A dying parent can fork once more, a killed process stays listed until it is reaped, and a
+  // process in the middle of exec(2) has no environ to read for a moment: go round (with a short
+  // pause) until three scans in a row find nothing marked, for at most about two seconds.
+  let quiet = 0;
+  for (let round = 0; round < 100 && quiet < 3; round++) {
     const pids = processesMarked(id);
-    if (pids.length === 0) break;
+    if (pids.length === 0) {
+      quiet++;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+      continue;
+    }
+    quiet = 0;
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
