@@ -121,10 +121,12 @@ export class Supervisor {
   /** Runs until the servers are gone; resolves with the launcher's exit code. Never rejects. */
   async run(): Promise<ExitCode> {
     routeSignals((signal) => this.#onSignal(signal));
-    let failure: ErrorReport | null = null;
+    let failure: ErrorReport | null;
     try {
       await this.#prepare();
+      // A stop that came while preparing leaves no child to wait for: the start is abandoned here.
       if (this.#phase.name === 'preparing') failure = await this.#startFirst();
+      else failure = { code: 'E_NOT_RUNNING', message: 'stopped before the gateway was ready' };
     } catch (error) {
       failure = toErrorReport(error);
     }

@@ -62,6 +62,10 @@ test('spend added on one instance is seen by another, and spend made while Redis
   // The "back" line is written once the re-sync after the reconnect is done, which may follow the state's `up`.
   await waitUntil('B says Redis is back', () => b.lines.some((l) => /is back/.test(l)), 3 * SLACK_MS);
   assert.ok(b.lines.some((l) => /is away/.test(l)), b.lines.join('\n'));
+  // Closed here, while the test runs: whatever the connections still do as they end belongs to it.
+  storeA.close();
+  storeB.close();
+  await Promise.all([a.state.close(), b.state.close()]);
 });
 
 test('usage totals from two instances add up per key and day, as `usage --shared` reads them', { skip }, async (t) => {

@@ -142,11 +142,25 @@ export class SharedState {
     if (this.#sub.status === 'ready') void this.#sub.subscribe(channel).catch((error: unknown) => (this.#lastError = describe(error)));
   }
 
+  /** Resolves once both connections have ended (at most 1 s): nothing of them is left in flight. */
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#probeTimer !== null) clearTimeout(this.#probeTimer);
+    const ended = [this.redis, this.#sub].map(
+      (conn) =>
+        new Promise<void>((resolve) => {
+          if (conn.status === 'end') return resolve();
+          const timer = setTimeout(resolve, 1_000);
+          timer.unref();
+          conn.once('end', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+    );
     this.redis.disconnect();
     this.#sub.disconnect();
+    await Promise.all(ended);
   }
 
   #away(reason: string, atStart = false): void {
