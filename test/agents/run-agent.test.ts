@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { waitUntil } from '../helpers/cli.ts';
 import { locateAgent, skipUnlessInstalled, type InstalledAgent } from '../helpers/agents/install.ts';
 import { processesMarked, runAgent } from '../helpers/agents/run.ts';
 
@@ -31,8 +32,12 @@ test('nothing the agent started outlives the run, not even a process in a sessio
   assert.match(run.stderr, /killed \d+ process\(es\) the agent left running/);
   const marker = readFileSync(`/proc/self/environ`).includes(Buffer.from('AI_PROXY_AGENT_RUN='));
   assert.equal(marker, false, 'the test runner itself carries no marker');
-  const leftovers = (await import('node:child_process')).execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => /^sleep 30[01]$/.test(l.trim()));
-  assert.deepEqual(leftovers, []);
+  // A process the harness killed may still be listed for a moment while it exits; one it missed
+  // would live its 300 s and fail this bounded wait.
+  const { execFileSync } = await import('node:child_process');
+  const leftovers = (): string[] => execFileSync('ps', ['-eo', 'stat=,args=']).toString().split('\n').filter((l) => /^[^Z]\S*\s+sleep 30[01]$/.test(l.trim()));
+  await waitUntil('nothing the agent started is left', () => leftovers().length === 0, 10_000).catch(() => undefined);
+  assert.deepEqual(leftovers(), []);
 });
 
 test('a hard timeout stops a run that does not end', async (t) => {
