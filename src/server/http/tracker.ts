@@ -38,8 +38,8 @@ export class RequestTracker {
   readonly #sockets = new Set<Socket>();
   /** Each request in flight, with its response: a drain turns off keep-alive on those not answered yet. */
   readonly #aborts = new Map<ShutdownSignal, ServerResponse>();
-  /** Sockets with a request in flight: the others are idle keep-alive connections, or fresh ones. */
-  readonly #busy = new Set<Socket>();
+  /** Requests in flight per socket (pipelining can put two on one): the others are idle or fresh. */
+  readonly #busy = new Map<Socket, number>();
   /**
    * Sockets that carried a request. One that did not is fresh: accepted just before the drain,
    * its request may be on its way, and closing it would fail that request unanswered (seen under
@@ -88,7 +88,7 @@ export class RequestTracker {
     this.#aborts.set(abort, res);
     // The request's socket: a pipelined request's response gets it only once the one before is done.
     const socket = res.req.socket;
-    this.#busy.add(socket);
+    this.#busy.set(socket, (this.#busy.get(socket) ?? 0) + 1);
     this.#served.add(socket);
     if (this.#draining) res.shouldKeepAlive = false;
     return abort;
@@ -97,7 +97,9 @@ export class RequestTracker {
   end(req: IncomingMessage, abort: ShutdownSignal): void {
     this.#inFlight--;
     this.#aborts.delete(abort);
-    this.#busy.delete(req.socket);
+    const left = (this.#busy.get(req.socket) ?? 1) - 1;
+    if (left > 0) this.#busy.set(req.socket, left);
+    else this.#busy.delete(req.socket);
     if (this.#draining) {
       if (!abort.aborted) this.#finished++;
       if (!this.#polite) {
