@@ -21,6 +21,7 @@ import { listen } from './listen.ts';
 import { buildSnapshot, changedSections, type Snapshot } from './snapshot.ts';
 import { exportGatewayState, importGatewayState } from './state-handover.ts';
 import { UsageAccounting } from './usage/accounting.ts';
+import { readBudgetClock } from './usage/budget-clock.ts';
 import { openLedger } from './usage/open-ledger.ts';
 
 const SEED_TIMEOUT_MS = 5_000;
@@ -73,6 +74,7 @@ export class Gateway implements Service {
       this.usage.shared = this.fleet.usage;
       await this.fleet.start();
     }
+    readBudgetClock();
     this.snapshot = buildSnapshot(loaded, generation, null, this.fleet);
     if (state !== null) importGatewayState(this.snapshot, state);
     // What the other instances learnt before this one started (cooldowns, budget spend): read now that there is a snapshot.
@@ -121,6 +123,7 @@ export class Gateway implements Service {
     const current = this.snapshot as Snapshot;
     const at = new Date().toISOString();
     try {
+      readBudgetClock();
       const before = current.config;
       const after = loaded.config;
       if (after.listen.host !== before.listen.host || after.listen.port !== before.listen.port) {

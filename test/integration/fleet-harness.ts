@@ -21,11 +21,11 @@ export interface Member {
   log(): string;
 }
 
-/** Starts `count` daemons, member i on `yaml(i)`; every one is stopped (or killed) when the test ends. */
-export async function startFleet(t: TestContext, yaml: (i: number) => string, count = 3): Promise<Member[]> {
+/** Starts `count` daemons, member i on `yaml(i)` with `env` added to its environment; every one is stopped (or killed) when the test ends. */
+export async function startFleet(t: TestContext, yaml: (i: number) => string, count = 3, env: NodeJS.ProcessEnv = {}): Promise<Member[]> {
   const members: Member[] = [];
   for (let i = 0; i < count; i++) {
-    const inst = instance(t, yaml(i));
+    const inst = instance(t, yaml(i), env);
     let url = '';
     let running = false;
     const member: Member = {

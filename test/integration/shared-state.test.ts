@@ -7,7 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { instance, post, runCli, SLACK_MS, waitUntil } from '../helpers/cli.ts';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { instance, post, runCli, SLACK_MS, tempDir, waitUntil } from '../helpers/cli.ts';
 import { fakeUpstream, json, openaiCompletion, openaiError } from '../helpers/fake-upstream.ts';
 import { freePort, hasRedis, RedisRelay, RedisServer } from '../helpers/redis.ts';
 import { assertNoSecrets } from './gateway-harness.ts';
@@ -274,14 +276,24 @@ test('Redis unreachable at start: the instance serves on local state and says so
   assert.match(result.stdout + result.stderr, new RegExp(`shared-state\\.required is set and Redis at 127\\.0\\.0\\.1:${closed} is unreachable \\(`));
 });
 
-test('a budget exhausted through A refuses the key on B and C; a fail-closed one refuses on an instance cut off Redis', { skip }, async (t) => {
+test('a budget exhausted through A refuses the key on B and C until the day ends (test clock); a fail-closed one refuses on an instance cut off Redis', { skip }, async (t) => {
   const redis = await RedisServer.start(t);
   const relay = await RedisRelay.start(t, redis);
   const CLOSED_KEY = 'sk-fleet-closed-9a8b7c6d5e';
+  // The budgets' clock (a test hook): 23:00 UTC today, then 00:00:30 tomorrow. Near the real
+  // date on purpose: the sums in Redis expire a month after their period's start.
+  const clockFile = join(tempDir(t, 'budget-clock-'), 'now');
+  const today = new Date(new Date().toISOString().slice(0, 10)).getTime();
+  const midnight = today + 86_400_000;
+  writeFileSync(clockFile, new Date(midnight - 3_600_000).toISOString());
   // The mock reports 15 tokens in and 6 out: $0.021 a request at these prices.
-  const members = await startFleet(t, (i) =>
-    fleetYaml({ redis: i === 2 ? relay.url : redis.url, prefix: 'budget:', client: `{ name: spender, key: ${CLIENT_KEY}, budget: { usd: 0.05, period: day } }\n  - { name: careful, key: ${CLOSED_KEY}, budget: { usd: 100, period: day, fail-closed: true } }`, providers: MOCK }) +
-    'pricing:\n  mock: { input: 1000, output: 1000 }\n',
+  const members = await startFleet(
+    t,
+    (i) =>
+      fleetYaml({ redis: i === 2 ? relay.url : redis.url, prefix: 'budget:', client: `{ name: spender, key: ${CLIENT_KEY}, budget: { usd: 0.05, period: day } }\n  - { name: careful, key: ${CLOSED_KEY}, budget: { usd: 100, period: day, fail-closed: true } }`, providers: MOCK }) +
+      'pricing:\n  mock: { input: 1000, output: 1000 }\n',
+    3,
+    { AI_PROXY_TEST_BUDGET_CLOCK: clockFile },
   );
   const [a, b, c] = members as [Member, Member, Member];
   await waitShared(members, 1);
@@ -290,10 +302,26 @@ test('a budget exhausted through A refuses the key on B and C; a fail-closed one
     const refused = await waitUntil(`instance ${m.name} refuses the spent key`, async () => {
       const r = await post(`${m.url}/v1/chat/completions`, chat('mock'), auth);
       const body = await r.text();
-      return r.status === 429 ? body : false;
+      return r.status === 429 ? { body, reset: r.headers.get('x-ai-proxy-budget-reset'), retryAfter: Number(r.headers.get('retry-after')) } : false;
     }, 3 * SLACK_MS);
-    assert.match(refused, /spent its budget of \$0\.05 per day/);
+    assert.match(refused.body, /spent its budget of \$0\.05 per day/);
+    assert.equal(refused.reset, new Date(midnight).toISOString(), 'it resets at the end of the day on the budgets\' clock');
+    assert.ok(refused.retryAfter > 3_000 && refused.retryAfter <= 3_600, `Retry-After counts to that midnight: ${refused.retryAfter} s`);
   }
+
+  // The day ends on every instance: the key is served again by all three, and /admin shows the new period.
+  writeFileSync(clockFile, new Date(midnight + 30_000).toISOString());
+  for (const m of members) {
+    const reload = await runCli(['reload', '--pid-file', m.inst.pidFile], { env: m.inst.env });
+    assert.equal(reload.code, 0, `reload ${m.name}: ${reload.stdout}${reload.stderr}`);
+  }
+  for (const m of members) assert.equal((await post(`${m.url}/v1/chat/completions`, chat('mock'), auth)).status, 200, `instance ${m.name} serves the key in the new day`);
+  // The fleet's spend for the new day is those three requests alone (A hears of B's and C's).
+  await waitUntil("A's /admin/budgets shows the new day's three requests", async () => {
+    const report = (await a.admin('/admin/budgets')) as { budgets: Array<{ client: string; periodStart: string; spent: number }> };
+    const spender = report.budgets.find((x) => x.client === 'spender');
+    return spender?.periodStart === new Date(midnight).toISOString() && Math.abs(spender.spent - 3 * 0.021) < 1e-6;
+  }, 3 * SLACK_MS);
 
   const careful = { authorization: `Bearer ${CLOSED_KEY}` };
   assert.equal((await post(`${c.url}/v1/chat/completions`, chat('mock'), careful)).status, 200);

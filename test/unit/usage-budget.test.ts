@@ -1,7 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ClientKeyConfig } from '../../src/shared/config/schema.ts';
 import { Budgets, periodEnd, periodStart, type BudgetPeriod } from '../../src/server/usage/budget.ts';
+import { budgetNow, readBudgetClock } from '../../src/server/usage/budget-clock.ts';
 import { InMemorySpendStore } from '../../src/server/usage/spend-store.ts';
 
 const at = (iso: string): number => Date.parse(iso);
@@ -163,4 +167,23 @@ it('spend hand-over for a restart: full then delta counts each request once, and
   fresh.importState(old.exportState('delta'), 'delta');
   assert.equal(fresh.spent('a', 1000), 4.5);
   assert.equal(fresh.spent('b', 1000), 0.25);
+});
+
+it('the budget clock test hook: unset it is the real clock; a file moves it; anything else in the file is an error naming the hook', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'budget-clock-'));
+  t.after(() => {
+    // The clock is the module's: set it back to the present for the tests after this one.
+    writeFileSync(join(dir, 'now'), new Date().toISOString());
+    readBudgetClock({ AI_PROXY_TEST_BUDGET_CLOCK: join(dir, 'now') });
+    rmSync(dir, { recursive: true, force: true });
+  });
+  readBudgetClock({});
+  assert.ok(Math.abs(budgetNow() - Date.now()) < 1_000);
+  writeFileSync(join(dir, 'now'), '2030-01-31T23:59:00Z\n');
+  readBudgetClock({ AI_PROXY_TEST_BUDGET_CLOCK: join(dir, 'now') });
+  const moved = budgetNow() - Date.parse('2030-01-31T23:59:00Z');
+  assert.ok(moved >= 0 && moved < 1_000, `now is the file's instant: off by ${moved} ms`);
+  assert.throws(() => readBudgetClock({ AI_PROXY_TEST_BUDGET_CLOCK: dir }), /AI_PROXY_TEST_BUDGET_CLOCK: .* is not a regular file/);
+  writeFileSync(join(dir, 'bad'), 'tomorrow');
+  assert.throws(() => readBudgetClock({ AI_PROXY_TEST_BUDGET_CLOCK: join(dir, 'bad') }), /holds 'tomorrow', not an ISO 8601 instant/);
 });

@@ -86,8 +86,9 @@ async function serveModelRequest(ctx: ModelRequestContext): Promise<void> {
     });
   }
   if (limitHeaders !== null) for (const name in limitHeaders) res.setHeader(name, limitHeaders[name] as string);
-  const budget = snapshot.budgets.check(client.name, Date.now());
-  if (!budget.allowed) return refuseOverBudget(res, format, client.name, budget, ctx.metrics);
+  const budgetNow = snapshot.budgets.now();
+  const budget = snapshot.budgets.check(client.name, budgetNow);
+  if (!budget.allowed) return refuseOverBudget(res, format, client.name, budget, budgetNow, ctx.metrics);
 
   const read = await readBody(req, snapshot.config.server.bodyLimit, snapshot.config.server.bodyTimeout);
   if (!read.ok) {

@@ -52,7 +52,7 @@ export function handleAdmin(req: IncomingMessage, res: ServerResponse, snapshot:
     case '/admin/credentials':
       return sendJson(res, 200, JSON.stringify({ credentials: snapshot.credentials.snapshot() }, null, 2));
     case '/admin/budgets':
-      return sendJson(res, 200, JSON.stringify({ budgets: snapshot.budgets.report(Date.now()), available: snapshot.budgets.status.available }, null, 2));
+      return sendJson(res, 200, JSON.stringify({ budgets: snapshot.budgets.report(snapshot.budgets.now()), available: snapshot.budgets.status.available }, null, 2));
     case '/admin/usage':
       return serveUsage(res, snapshot, url, ledger);
     default:
@@ -75,7 +75,7 @@ function serveUsage(res: ServerResponse, snapshot: Snapshot, url: URL, ledger: L
   // Rows of the last second may still be queued here: send them first, the worker answers in order.
   ledger.flush();
   ledger.query(since, by).then(
-    (report) => sendJson(res, 200, JSON.stringify({ ...report, budgets: snapshot.budgets.report(now) }, null, 2)),
+    (report) => sendJson(res, 200, JSON.stringify({ ...report, budgets: snapshot.budgets.report(snapshot.budgets.now()) }, null, 2)),
     (error: unknown) => sendError(res, 'openai', 503, `The usage ledger cannot answer: ${(error as Error).message}`, { kind: 'overloaded' }),
   );
 }

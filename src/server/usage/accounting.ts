@@ -29,7 +29,7 @@ export class UsageAccounting {
       if (record.reasoningTokens !== null && record.reasoningTokens > 0) m.usageTokens.inc({ client, provider, model, kind: 'reasoning' }, record.reasoningTokens);
       if (cost !== null) {
         m.cost.inc({ client, provider, model }, cost);
-        snapshot.budgets.add(client, cost, now);
+        snapshot.budgets.add(client, cost, snapshot.budgets.now());
       }
     }
     this.shared?.add(client, now, { inputTokens: record.inputTokens, outputTokens: record.outputTokens, cachedTokens: record.cachedTokens, reasoningTokens: record.reasoningTokens, costUsd: cost });

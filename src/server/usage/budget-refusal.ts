@@ -12,13 +12,13 @@ import type { BudgetDecision } from './budget.ts';
 
 const UNKNOWN_RETRY_SECONDS = 5;
 
-export function refuseOverBudget(res: ServerResponse, format: ClientFormat, client: string, decision: Exclude<BudgetDecision, { allowed: true }>, metrics: Metrics): void {
+export function refuseOverBudget(res: ServerResponse, format: ClientFormat, client: string, decision: Exclude<BudgetDecision, { allowed: true }>, now: number, metrics: Metrics): void {
   metrics.budgetRefusals.inc({ client });
   if (decision.reason === 'unknown') {
     return sendError(res, format, 503, `The spend of key '${client}' cannot be checked against its budget right now (fail-closed); retry shortly.`, { kind: 'overloaded', retryAfterSeconds: UNKNOWN_RETRY_SECONDS });
   }
   const resets = new Date(decision.resetsAt).toISOString();
-  const retryAfterSeconds = Math.max(1, Math.ceil((decision.resetsAt - Date.now()) / 1000));
+  const retryAfterSeconds = Math.max(1, Math.ceil((decision.resetsAt - now) / 1000));
   return sendError(res, format, 429, `The key '${client}' has spent its budget of $${decision.budget.usd} per ${decision.budget.period} ($${decision.spent.toFixed(4)} so far); it resets at ${resets}.`, {
     code: 'insufficient_quota',
     retryAfterSeconds,

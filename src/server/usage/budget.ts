@@ -6,6 +6,7 @@
  * requests a key has in flight at that moment (docs/operations.md, "Budgets").
  */
 import type { ClientKeyConfig } from '../../shared/config/schema.ts';
+import { budgetNow } from './budget-clock.ts';
 import type { SpendStore, SpendStoreStatus } from './spend-store.ts';
 
 export type BudgetPeriod = 'day' | 'week' | 'month';
@@ -58,7 +59,13 @@ export interface BudgetStatus {
 export class Budgets {
   readonly #budgets = new Map<string, Budget>();
 
-  constructor(clientKeys: readonly ClientKeyConfig[], readonly store: SpendStore, readonly status: SpendStoreStatus) {
+  /** `now`: the clock whose periods count (./budget-clock.ts); the methods take its reading, so that a caller reads it once. */
+  constructor(
+    clientKeys: readonly ClientKeyConfig[],
+    readonly store: SpendStore,
+    readonly status: SpendStoreStatus,
+    readonly now: () => number = budgetNow,
+  ) {
     for (const c of clientKeys) {
       if (c.budget !== undefined) this.#budgets.set(c.name, Object.freeze({ usd: c.budget.usd, period: c.budget.period, failClosed: c.budget.failClosed }));
     }
