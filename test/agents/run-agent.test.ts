@@ -35,9 +35,21 @@ test('nothing the agent started outlives the run, not even a process in a sessio
   // A process the harness killed may still be listed for a moment while it exits; one it missed
   // would live its 300 s and fail this bounded wait.
   const { execFileSync } = await import('node:child_process');
-  const leftovers = (): string[] => execFileSync('ps', ['-eo', 'stat=,args=']).toString().split('\n').filter((l) => /^[^Z]\S*\s+sleep 30[01]$/.test(l.trim()));
+  const leftovers = (): string[] => execFileSync('ps', ['-eo', 'pid=,stat=,args=']).toString().split('\n').filter((l) => /^\d+\s+[^Z]\S*\s+sleep 30[01]$/.test(l.trim()));
   await waitUntil('nothing the agent started is left', () => leftovers().length === 0, 10_000).catch(() => undefined);
-  assert.deepEqual(leftovers(), []);
+  // On failure, say whose it is: the harness finds processes by the marker in their environment.
+  const read = (path: string): string => {
+    try {
+      return readFileSync(path, 'latin1');
+    } catch {
+      return '(gone)';
+    }
+  };
+  const described = leftovers().map((line) => {
+    const pid = line.trim().split(/\s+/)[0] as string;
+    return `${line.trim()}; marked: ${read(`/proc/${pid}/environ`).includes('AI_PROXY_AGENT_RUN=')}; stat: ${read(`/proc/${pid}/stat`).trim()}`;
+  });
+  assert.deepEqual(described, [], run.stderr);
 });
 
 test('a hard timeout stops a run that does not end', async (t) => {

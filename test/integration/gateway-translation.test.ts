@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { strictUpstream } from '../helpers/agents/strict-upstream.ts';
-import { post } from '../helpers/cli.ts';
+import { post, SLACK_MS, waitUntil } from '../helpers/cli.ts';
 import { startGateway } from './gateway-harness.ts';
 
 const CODEX_LIKE = {
@@ -72,7 +72,10 @@ test('a hosted tool the upstream cannot run is left out and named; a WebSocket u
       assert.deepEqual(sent.tools.map((tool) => tool.function.name), ['exec_command'], 'only the function reached the chat upstream');
       assert.equal(chat.requests.at(-1)?.status, 200, 'the strict chat fake accepted it');
     }
-    const warnings = gateway.log().split('\n').filter((line) => line.includes('sent without what the upstream cannot take'));
+    // The server's lines reach the file through the launcher, a moment after the answer.
+    const warned = (): string[] => gateway.log().split('\n').filter((line) => line.includes('sent without what the upstream cannot take'));
+    await waitUntil('both warnings are in the log', () => warned().length >= 2, 3 * SLACK_MS).catch(() => undefined);
+    const warnings = warned();
     assert.equal(warnings.length, 2, `one warning per request:\n${warnings.join('\n')}`);
     assert.match(warnings[0] as string, /WARN.*responses → chat, strict-chat\/via-chat\): sent without what the upstream cannot take: tool:file_search, tool:web_search/);
   });

@@ -238,8 +238,10 @@ test('Redis hung (SIGSTOP) and killed under load: no request fails or waits, and
   for (const m of members) {
     const outages = (await m.metric('ai_proxy_shared_state_outages_total')) ?? 0;
     assert.ok(outages >= 2, `instance ${m.name} counted ${outages} outages`);
-    const lines = m.log().match(/shared state: Redis at \S+ is away/g) ?? [];
-    assert.equal(lines.length, outages, `one log line per outage on ${m.name}`);
+    // The server's lines reach the file through the launcher, a moment after the metric moved.
+    const away = (): number => (m.log().match(/shared state: Redis at \S+ is away/g) ?? []).length;
+    await waitUntil(`${m.name} logged its outages`, () => away() >= outages, 3 * SLACK_MS).catch(() => undefined);
+    assert.equal(away(), outages, `one log line per outage on ${m.name}`);
     assert.ok(((await m.metric('ai_proxy_shared_state_local_decisions_total')) ?? 0) > 0, `instance ${m.name} decided locally while Redis was away`);
   }
   // Re-sync: the restarted Redis started empty; the usage the instances counted while it was

@@ -240,18 +240,22 @@ export async function runAgent(t: TestContext, agent: InstalledAgent, options: A
     });
   });
   clearTimeout(timer);
-  await new Promise<void>((resolve) => {
+  // Output that stays open means a process still holds it: sweep again while it does (a
+  // process in the middle of exec(2) can hide its marker from one sweep), for at most 10 s.
+  const closed = new Promise<void>((resolve) => {
     if (child.stdout.closed && child.stderr.closed) return resolve();
-    const grace = setTimeout(() => {
-      child.stdout.destroy();
-      child.stderr.destroy();
-      resolve();
-    }, 2_000);
-    child.on('close', () => {
-      clearTimeout(grace);
-      resolve();
-    });
+    child.on('close', () => resolve());
   });
+  let open = true;
+  void closed.then(() => (open = false));
+  for (let waited = 0; waited < 10_000 && open; waited += 250) {
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 250))]);
+    if (open) leftovers += killMarked(id);
+  }
+  if (open) {
+    child.stdout.destroy();
+    child.stderr.destroy();
+  }
   leftovers += killMarked(id);
   if (leftovers > 0) stderr += `\n[harness] killed ${leftovers} process(es) the agent left running`;
   return { code, signal, timedOut, stdout, stderr, durationMs: Date.now() - started, root: dirs.root, home: dirs.home, cwd: dirs.cwd, argv };
